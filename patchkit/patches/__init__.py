@@ -1,0 +1,19 @@
+"""The built-in patchers, one module each, in gevent's ``patch_all`` order.
+
+Each module defines ``PATCHER``, a :class:`patchkit.registry.PatcherSpec`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ..registry import PatcherSpec
+
+__all__ = ["BUILTIN", "builtin_specs"]
+
+BUILTIN = ("os", "threading", "time", "socket", "dns", "select", "ssl",
+           "subprocess", "signal", "queue")
+
+
+def builtin_specs() -> list[PatcherSpec]:
+    return [importlib.import_module(f"{__name__}.{name}").PATCHER for name in BUILTIN]
