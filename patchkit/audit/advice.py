@@ -1,0 +1,115 @@
+"""The one-line message and the suggested fix for each finding.
+
+Kept apart from aggregation so every output (terminal, JSON, pytest failure) says
+the same thing, and so the wording can be read and changed in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .detectors import Observation
+from .detectors.imports import KNOWN_PACKAGES
+from .frames import Callee, FrameInfo
+
+__all__ = ["Context", "advise"]
+
+_THREADPOOL = "run it in gevent's threadpool: gevent.get_hub().threadpool.apply(func, args)"
+_CPU = ("move this CPU work to gevent's threadpool (gevent.get_hub().threadpool.apply), "
+        "or yield with gevent.sleep(0) inside the loop")
+
+
+@dataclass
+class Context:
+    """What advice needs beyond one observation.
+
+    Attributes:
+        stale: ``(module, name) -> original`` for every stale reference found.
+        patchers: Names of the patchers registered with patchkit.
+    """
+
+    stale: dict[tuple[str, str], str] = field(default_factory=dict)
+    patchers: frozenset[str] = frozenset()
+
+
+def _known(callee: Callee | None, package: str | None, frame: FrameInfo | None) -> str | None:
+    candidates = [callee.home if callee else None, frame.module if frame else None, package]
+    for candidate in candidates:
+        top = (candidate or "").partition(".")[0]
+        if top in KNOWN_PACKAGES:
+            return top
+    return None
+
+
+def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu: bool,
+              frame: FrameInfo | None, context: Context) -> tuple[str, str | None]:
+    name = callee.name if callee else None
+    if obs.detail.startswith("DNS"):
+        return (f"original {name} resolved a name on the hub's thread",
+                "let patch_all() patch socket and dns, and call socket.getaddrinfo through "
+                "the socket module after patching")
+    if obs.detail == "blocking connect":
+        return ("a blocking, unpatched socket connected on the hub's thread",
+                "create the socket after patch_all() through socket.socket (not a class "
+                "captured before patching)")
+    holder = frame.module if frame else None
+    root = name.rpartition(".")[2] if name else None
+    stale = context.stale.get((holder or "", root or "")) if root else None
+    if callee is not None and (callee.original or stale):
+        where = f"{holder}.{root}" if stale else name
+        return (f"{where} is the original {stale or name}, captured before patching; "
+                "each call blocks the hub",
+                f"import {holder} after patch_all(), or call it through its module "
+                f"({stale or name}) so the patched version runs" if holder and holder !=
+                "__main__" else f"look {stale or name} up after patch_all() (call it through "
+                "its module) so the patched version runs")
+    known = _known(callee, package, frame)
+    if known is not None:
+        return (f"a blocking call into {known} held the hub", KNOWN_PACKAGES[known])
+    if cpu or (callee is None and not obs.detail):
+        return ("Python code ran without yielding to the hub", _CPU)
+    if name:
+        return (f"a call to {name} held the hub", f"make it cooperative or {_THREADPOOL}")
+    return ("the hub was held without a switch; " + (obs.detail or "cause unknown"),
+            f"find the blocking call in the stack; {_THREADPOOL}")
+
+
+_MISBEHAVIOR = {
+    "LoopExit": "a wait nothing will end (nothing else scheduled, no watcher): check for "
+                "a greenlet waiting on itself or on a native thread that can't wake the hub",
+    "BlockingSwitchOutError": "don't call blocking gevent APIs inside the hub (callbacks, "
+                              "__del__, signal handlers); spawn a greenlet instead",
+    "InvalidSwitchError": "a greenlet was resumed by something other than what it waited "
+                          "for; don't switch() greenlets by hand",
+    "ConcurrentObjectUseError": "give each greenlet its own connection, or guard it with a "
+                                "gevent lock",
+    "InvalidThreadUseError": "use gevent objects only on the thread (hub) that created them",
+    "greenlet.error": "hand work across threads with gevent's threadpool or "
+                      "hub.loop.run_callback_threadsafe, not by switching greenlets",
+    "native": "start threads after patch_all() (or run with --patch) so they become greenlets",
+}
+
+
+def advise(obs: Observation, callee: Callee | None, package: str | None, cpu: bool,
+           frame: FrameInfo | None, context: Context) -> tuple[str, str | None]:
+    """``(message, fix)`` for a finding first seen as *obs*."""
+    if obs.kind == "blocking":
+        return _blocking(obs, callee, package, cpu, frame, context)
+    if obs.kind == "stale-reference":
+        how = {"default": "as a default argument", "base class": "as a base class"}.get(
+            obs.detail, "")
+        return (f"{obs.module}.{obs.name} holds the original {obs.original} {how}".rstrip()
+                + ", captured before patching: calls through it block the hub",
+                f"import {obs.module} after patch_all(), or refer to {obs.original} at call "
+                "time" if obs.module != "__main__" else
+                f"call patchkit.patch_all() before binding {obs.name}, or refer to "
+                f"{obs.original} at call time")
+    if obs.kind == "late-patch":
+        return (obs.detail, f"call patchkit.patch_all() before `import {obs.module}` "
+                            "(the program's first line), or run with --patch")
+    if obs.kind == "unpatched":
+        return ("the program never patched: nothing it does is cooperative",
+                "call patchkit.patch_all() on the program's first line, or run the audit "
+                "with --patch")
+    label = obs.detail.partition(" ")[0]
+    return (obs.detail, _MISBEHAVIOR.get(label))

@@ -1,0 +1,79 @@
+"""The auditor's settings, validated before the target runs.
+
+Default threshold: 20 ms. A greenlet that holds the hub that long adds 20 ms of
+latency to every other connection the process serves -- more than a loopback
+round trip takes hundreds of times over, and the size of block users notice at
+p99. gevent's monitor defaults to 100 ms because it samples (and a block must span
+two of its periods to be seen); switch timing is exact, so the threshold can sit
+well below that. It stays above the few milliseconds an OS can deschedule a busy
+process for on a loaded machine, which would otherwise read as noise.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+from patchkit._run import Target
+
+__all__ = ["DEFAULT_THRESHOLD", "AuditConfig", "ConfigError", "check_report_path",
+           "STRICT_EXIT_CODE"]
+
+DEFAULT_THRESHOLD = 0.020
+STRICT_EXIT_CODE = 1
+
+
+class ConfigError(Exception):
+    """A bad option; the message is one line, meant for the user."""
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """How to audit one run.
+
+    Attributes:
+        target: What to run.
+        threshold: Minimum hub block reported, in seconds.
+        json_path: Where to write the JSON report (``-`` for stdout), or None.
+        duration: Stop the target after this many seconds and report, or None.
+        strict: Exit non-zero when any finding remains after filtering.
+        include: Report only these packages (distribution names; ``app`` is the
+            program's own code). Empty means all.
+        exclude: Leave these packages out.
+        patch: Call ``patchkit.patch_all()`` before running the target.
+        quiet: No terminal report.
+    """
+
+    target: Target
+    threshold: float = DEFAULT_THRESHOLD
+    json_path: str | None = None
+    duration: float | None = None
+    strict: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    patch: bool = False
+    quiet: bool = False
+
+
+def check_report_path(path: str) -> None:
+    """Make sure a report can be written to *path*, by creating a file beside it.
+
+    Raises:
+        ConfigError: the folder is missing or unwritable, or *path* is a folder.
+    """
+    if path == "-":
+        return
+    if os.path.isdir(path):
+        raise ConfigError(f"--json {path}: is a directory, not a file")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ConfigError(f"--json {path}: folder {folder} does not exist")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise ConfigError(f"--json {path}: file is not writable")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".patchkit-audit-", dir=folder)
+    except OSError as exc:
+        raise ConfigError(f"--json {path}: cannot write in {folder} ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)

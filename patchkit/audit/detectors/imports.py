@@ -1,0 +1,141 @@
+"""Attribution: whose code a frame is (app, stdlib, engine, or which distribution).
+
+Distributions come from ``importlib.metadata.packages_distributions()`` (top-level
+import name -> distribution), computed once, lazily, after the target ran. The
+app's own code -- anything that is neither stdlib, nor the patching machinery, nor
+installed -- has no package (``None``).
+
+Known C-extension packages that block unless set up for gevent are watched with
+wrapt post-import hooks: when one is imported, its import time and module are
+recorded, so the advice for a block inside it can name the right fix.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+import time
+from typing import Any, Literal
+
+from ..frames import FrameInfo
+
+__all__ = ["Origin", "Attribution", "KNOWN_PACKAGES", "KnownImports"]
+
+Origin = Literal["app", "stdlib", "engine", "third-party"]
+
+ENGINE = frozenset({"gevent", "greenlet", "patchkit", "zope", "wrapt"})
+
+KNOWN_PACKAGES: dict[str, str] = {
+    "psycopg2": "enable the psycopg2 patcher (patchkit.patch(\"psycopg2\")), which installs a "
+                "gevent wait callback, or use psycopg 3.1.14+",
+    "MySQLdb": "mysqlclient cannot be made cooperative: use PyMySQL, or run the calls in "
+               "gevent's threadpool",
+    "grpc": "call grpc.experimental.gevent.init_gevent() after patch_all() and before "
+            "creating gRPC objects",
+    "zmq": "use zmq.green (import zmq.green as zmq)",
+    "confluent_kafka": "poll with timeout=0 from a greenlet, or run the client in gevent's "
+                       "threadpool",
+    "ctypes": "run the call in gevent's threadpool: "
+              "gevent.get_hub().threadpool.apply(func, args)",
+}
+
+_PATCHKIT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _stdlib_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    dirs = {os.path.realpath(paths[key]) for key in ("stdlib", "platstdlib") if key in paths}
+    return tuple(d + os.sep for d in dirs)
+
+
+def _site_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    dirs = {os.path.realpath(paths[key]) for key in ("purelib", "platlib") if key in paths}
+    dirs.update(os.path.realpath(p) for p in sys.path if "-packages" in p)
+    return tuple(d + os.sep for d in dirs)
+
+
+class Attribution:
+    """Classifies frames and names their distribution; cached per file."""
+
+    def __init__(self) -> None:
+        self._dists: dict[str, list[str]] | None = None
+        self._stdlib = _stdlib_dirs()
+        self._site = _site_dirs()
+        self._cache: dict[tuple[str, str | None], tuple[Origin, str | None]] = {}
+
+    def _distributions(self) -> dict[str, list[str]]:
+        if self._dists is None:
+            from importlib.metadata import packages_distributions
+
+            try:
+                self._dists = dict(packages_distributions())
+            except Exception:
+                self._dists = {}
+        return self._dists
+
+    def classify(self, frame: FrameInfo) -> tuple[Origin, str | None]:
+        """``(origin, distribution)`` of a frame; distribution only for third-party code."""
+        key = (frame.file, frame.module)
+        if key not in self._cache:
+            self._cache[key] = self._classify(frame.file, frame.module)
+        return self._cache[key]
+
+    def _classify(self, file: str, module: str | None) -> tuple[Origin, str | None]:
+        top = (module or "").partition(".")[0]
+        path = os.path.realpath(file) if not file.startswith("<") else file
+        if top in ENGINE or path.startswith(_PATCHKIT_DIR + os.sep) or file.startswith("<frozen runpy"):
+            return "engine", None
+        if file.startswith("<frozen"):
+            return "stdlib", None
+        in_site = path.startswith(self._site)
+        if not in_site and (path.startswith(self._stdlib) or top in sys.stdlib_module_names
+                            and module != "__main__" and file.startswith("<")):
+            return "stdlib", None
+        dist = self.module_distribution(module) if module else None
+        if dist is not None:
+            return "third-party", dist
+        if in_site:
+            return "third-party", top or None
+        return "app", None
+
+    def module_distribution(self, module: str | None) -> str | None:
+        """The installed distribution providing top-level module of *module*, if any."""
+        if not module or module == "__main__":
+            return None
+        top = module.partition(".")[0]
+        if top in ENGINE or top in sys.stdlib_module_names:
+            return None
+        dists = self._distributions().get(top)
+        if not dists:
+            return None
+        normal = top.lower().replace("_", "-")
+        return next((d for d in dists if d.lower().replace("_", "-") == normal), dists[0])
+
+
+class KnownImports:
+    """wrapt post-import hooks on :data:`KNOWN_PACKAGES`: when each got imported."""
+
+    def __init__(self) -> None:
+        self.imported: dict[str, float] = {}
+        self.active = False
+        self._registered = False
+
+    def start(self) -> None:
+        """Register the hooks (they fire at once for packages already imported)."""
+        import wrapt
+
+        self.active = True
+        if not self._registered:
+            self._registered = True
+            for name in KNOWN_PACKAGES:
+                wrapt.register_post_import_hook(self._on_import, name)
+
+    def stop(self) -> None:
+        """Stop recording; wrapt keeps hooks registered, so they just go quiet."""
+        self.active = False
+
+    def _on_import(self, module: Any) -> None:
+        if self.active:
+            self.imported.setdefault(module.__name__, time.perf_counter())

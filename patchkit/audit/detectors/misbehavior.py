@@ -1,0 +1,128 @@
+"""Misbehaviour after patching: gevent and greenlet errors, and native threads left running.
+
+gevent reports a greenlet's uncaught error through ``Hub.handle_error`` (wrapped
+here through a wrapt post-import hook on ``gevent.hub``), the main greenlet's
+through ``sys.excepthook``, a native thread's through ``threading.excepthook``. Each
+wrapper records the error if it is one of gevent's misuse errors (``LoopExit``,
+``BlockingSwitchOutError``, ``ConcurrentObjectUseError``, ...) or a greenlet
+cross-thread error, then calls what it wraps: nothing is swallowed or changed.
+
+Native threads alive when patching happens keep running as OS threads with the
+original primitives; those still alive at exit are reported.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import types
+from typing import Any, Callable
+
+from ..frames import Stack, capture_stack, current_frames
+from . import Observation
+
+__all__ = ["Misbehavior", "classify_error"]
+
+_GEVENT_ERRORS = ("LoopExit", "BlockingSwitchOutError", "InvalidSwitchError",
+                  "ConcurrentObjectUseError", "InvalidThreadUseError")
+
+
+def classify_error(kind: type[BaseException], value: BaseException | None) -> str | None:
+    """A short name for gevent/greenlet misuse errors, None for the program's own errors."""
+    gevent_exceptions = sys.modules.get("gevent.exceptions")
+    for name in _GEVENT_ERRORS:
+        cls = getattr(gevent_exceptions, name, None)
+        if isinstance(cls, type) and issubclass(kind, cls):
+            return name
+    greenlet_module = sys.modules.get("greenlet")
+    error = getattr(greenlet_module, "error", None)
+    if isinstance(error, type) and issubclass(kind, error):
+        return "greenlet.error"
+    return None
+
+
+def _traceback_stack(tb: types.TracebackType | None) -> Stack:
+    if tb is None:
+        return ()
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return capture_stack(tb.tb_frame)
+
+
+class Misbehavior:
+    """Records gevent/greenlet misuse errors and native threads that outlive patching.
+
+    Args:
+        skip_idents: Returns OS thread ids to leave out (the hub's and the auditor's).
+    """
+
+    def __init__(self, skip_idents: Callable[[], set[int]]) -> None:
+        self.skip_idents = skip_idents
+        self.observations: list[Observation] = []
+        self._threads: dict[int, str] = {}
+        self._undo: list[Callable[[], None]] = []
+        self.active = False
+
+    def start(self) -> None:
+        """Install the excepthook wrappers and the post-import hook on gevent.hub."""
+        import wrapt
+
+        self.active = True
+        previous_sys, previous_threading = sys.excepthook, threading.excepthook
+
+        def sys_hook(kind: Any, value: Any, tb: Any) -> None:
+            self.record(kind, value, tb, "uncaught in the main greenlet")
+            previous_sys(kind, value, tb)
+
+        def threading_hook(args: Any) -> None:
+            self.record(args.exc_type, args.exc_value, args.exc_traceback, "in a thread")
+            previous_threading(args)
+
+        sys.excepthook, threading.excepthook = sys_hook, threading_hook
+        self._undo.append(lambda: setattr(sys, "excepthook", previous_sys))
+        self._undo.append(lambda: setattr(threading, "excepthook", previous_threading))
+        wrapt.register_post_import_hook(self._wrap_hub, "gevent.hub")
+
+    def _wrap_hub(self, module: Any) -> None:
+        import wrapt
+
+        def handle_error(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            if len(args) == 4:
+                self.record(args[1], args[2], args[3], "in a greenlet")
+            return wrapped(*args, **kwargs)
+
+        original = module.Hub.__dict__["handle_error"]
+        wrapt.wrap_function_wrapper(module, "Hub.handle_error", handle_error)
+        self._undo.append(lambda: setattr(module.Hub, "handle_error", original))
+
+    def record(self, kind: Any, value: Any, tb: Any, where: str) -> None:
+        """Record an error if it is gevent/greenlet misuse."""
+        if not self.active or not isinstance(kind, type):
+            return
+        name = classify_error(kind, value)
+        if name is not None:
+            self.observations.append(Observation(
+                "misbehavior", _traceback_stack(tb), detail=f"{name} {where}: {value}"))
+
+    def on_patch(self) -> None:
+        """Note the native threads running when patching happens (call on the hub's thread)."""
+        skip = self.skip_idents()
+        for ident in current_frames():
+            if ident not in skip and ident not in self._threads:
+                thread = threading._active.get(ident)  # type: ignore[attr-defined]
+                self._threads[ident] = thread.name if thread is not None else f"0x{ident:x}"
+
+    def stop(self) -> None:
+        """Undo the wrappers and report threads from before patching still alive; idempotent."""
+        if not self.active:
+            return
+        self.active = False
+        for undo in reversed(self._undo):
+            undo()
+        self._undo.clear()
+        frames = current_frames()
+        for ident, name in self._threads.items():
+            if ident in frames:
+                self.observations.append(Observation(
+                    "misbehavior", capture_stack(frames[ident]),
+                    detail=f"native thread {name!r} started before patching is still running"))

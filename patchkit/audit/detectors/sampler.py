@@ -1,0 +1,128 @@
+"""Where a hub block is: the blocked greenlet's stack, captured while it is still blocked.
+
+A native thread (started with the original ``_thread.start_new_thread``, so patching
+cannot turn it into a greenlet) wakes every ``period`` seconds. When the hub thread's
+current stretch is older than ``min_age`` and the thread is not the hub idling in
+its loop, it copies that thread's stack from ``sys._current_frames()`` and names
+the callee the innermost frame is waiting in. Samples are keyed by the stretch's
+start, the same key the switch clock gives the block when it ends.
+
+A call that holds the GIL (ctypes ``PyDLL``, a huge regex) keeps this thread from
+running; such a block still gets its exact duration from the switch clock and the
+place where the greenlet yielded afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+import types
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..frames import Callee, Stack, capture_stack, current_frames, resolve_callee
+
+__all__ = ["Sample", "Sampler", "original_thread_api"]
+
+_MAX_SAMPLES_PER_STRETCH = 64
+_MAX_STRETCHES = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """A stack seen during a still-open stretch, and the callee it was waiting in."""
+
+    at: float
+    stack: Stack
+    callee: Callee | None
+    cpu: bool
+
+
+def original_thread_api() -> tuple[Callable[..., Any], Callable[[], Any], Callable[[], int]]:
+    """The unpatched ``start_new_thread``, ``allocate_lock`` and ``get_ident``."""
+    from gevent.monkey import get_original
+
+    start, allocate, ident = get_original(
+        "_thread", ["start_new_thread", "allocate_lock", "get_ident"])
+    return start, allocate, ident
+
+
+class Sampler:
+    """Samples the hub thread's stack during overdue stretches.
+
+    Args:
+        hub_ident: OS thread id of the hub's thread.
+        stretch_start: Returns the start of the current stretch (see SwitchClock).
+        period: Seconds between wake-ups.
+        min_age: Minimum age of a stretch before its stack is copied.
+        originals: Returns the ids of replaced originals (to mark original callees).
+    """
+
+    def __init__(self, hub_ident: int, stretch_start: Callable[[], float], period: float,
+                 min_age: float, originals: Callable[[], frozenset[int]]) -> None:
+        self.hub_ident = hub_ident
+        self.stretch_start = stretch_start
+        self.period = period
+        self.min_age = min_age
+        self.originals = originals
+        self.samples: dict[float, list[Sample]] = {}
+        self.ident: int | None = None
+        self._stop_lock: Any = None
+        self._done_lock: Any = None
+        self._hub_run: types.CodeType | None = None
+        self._get_ident: Callable[[], int] = lambda: 0
+
+    def start(self) -> None:
+        """Start the sampling thread."""
+        from gevent.hub import Hub
+
+        self._hub_run = Hub.run.__code__
+        start_thread, allocate_lock, self._get_ident = original_thread_api()
+        self._stop_lock, self._done_lock = allocate_lock(), allocate_lock()
+        self._stop_lock.acquire()
+        self._done_lock.acquire()
+        start_thread(self._run, ())
+
+    def stop(self) -> None:
+        """Stop the thread and wait (at most a second) for it; idempotent."""
+        if self._stop_lock is None:
+            return
+        self._stop_lock.release()
+        self._done_lock.acquire(True, 1.0)
+        self._stop_lock = None
+
+    def _run(self) -> None:
+        self.ident = self._get_ident()
+        stop = self._stop_lock
+        try:
+            while not stop.acquire(True, self.period):
+                self.sample()
+        finally:
+            self._done_lock.release()
+
+    def sample(self) -> None:
+        """Take one sample if the hub thread is in an overdue, non-idle stretch."""
+        start = self.stretch_start()
+        if time.perf_counter() - start < self.min_age:
+            return
+        frame = current_frames().get(self.hub_ident)
+        if frame is None or self._hub_idle(frame):
+            return
+        callee = resolve_callee(frame, self.originals())
+        stack = capture_stack(frame)
+        if self.stretch_start() != start:
+            return  # the stretch ended while we looked; the stack may be the next one's
+        bucket = self.samples.get(start)
+        if bucket is None:
+            if len(self.samples) >= _MAX_STRETCHES:
+                return
+            bucket = self.samples[start] = []
+        if len(bucket) < _MAX_SAMPLES_PER_STRETCH:
+            bucket.append(Sample(time.perf_counter(), stack, callee, callee is None))
+
+    def _hub_idle(self, frame: types.FrameType) -> bool:
+        # The hub waiting in its loop shows one Python frame, Hub.run; a hub callback
+        # running Python code shows frames above it (not attributed to a greenlet).
+        bottom = frame
+        while bottom.f_back is not None:
+            bottom = bottom.f_back
+        return bottom.f_code is self._hub_run

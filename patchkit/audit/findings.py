@@ -1,0 +1,215 @@
+"""Raw observations -> Findings: one per call site, aggregated, attributed, with a fix.
+
+Everything here works on data after the target finished: it joins the switch
+clock's timed blocks with the sampler's stacks (and with audit events of the same
+call), picks the call site (the innermost frame of the app or of a third-party
+package, skipping the stdlib and the patching machinery), names the distribution,
+and aggregates per site into count / total / max seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from . import advice
+from .detectors import Kind, Observation
+from .detectors.imports import Attribution
+from .detectors.sampler import Sample
+from .detectors.switches import RawBlock
+from .frames import Callee, FrameInfo, Stack
+
+__all__ = ["Finding", "StackFrame", "Site", "find_site", "blocks_to_observations",
+           "merge_events", "aggregate"]
+
+
+@dataclass(frozen=True, slots=True)
+class StackFrame:
+    """A frame as reported: file, line, function."""
+
+    file: str
+    line: int
+    function: str
+
+
+@dataclass(slots=True)
+class Finding:
+    """One problem at one call site, aggregated over every time it was seen.
+
+    The fields are the JSON contract ``patchkit.audit/1``; see ``docs/audit.md``.
+    """
+
+    kind: Kind
+    file: str | None
+    line: int | None
+    function: str | None
+    package: str | None
+    callee: str | None
+    count: int
+    total_s: float
+    max_s: float
+    module: str | None
+    name: str | None
+    original: str | None
+    stack: list[StackFrame]
+    message: str
+    fix: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding as a JSON-ready dict, keys in contract order."""
+        return {
+            "kind": self.kind, "file": self.file, "line": self.line, "function": self.function,
+            "package": self.package, "callee": self.callee, "count": self.count,
+            "total_s": round(self.total_s, 6), "max_s": round(self.max_s, 6),
+            "module": self.module, "name": self.name, "original": self.original,
+            "stack": [{"file": f.file, "line": f.line, "function": f.function}
+                      for f in self.stack],
+            "message": self.message, "fix": self.fix,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """The frame a finding is filed under, its package, and what it called."""
+
+    frame: FrameInfo | None
+    package: str | None
+    called: FrameInfo | None = None
+
+
+def find_site(stack: Stack, attribution: Attribution) -> Site:
+    """The innermost app or third-party frame of *stack*, and the frame it called."""
+    for index in range(len(stack) - 1, -1, -1):
+        origin, dist = attribution.classify(stack[index])
+        if origin in ("app", "third-party"):
+            called = stack[index + 1] if index + 1 < len(stack) else None
+            return Site(stack[index], dist, called)
+    return Site(stack[-1] if stack else None, None)
+
+
+def _site_key(sample: Sample, attribution: Attribution) -> tuple[str, int] | None:
+    frame = find_site(sample.stack, attribution).frame
+    return (frame.file, frame.line) if frame is not None else None
+
+
+def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list[Sample]],
+                           threshold: float, attribution: Attribution) -> list[Observation]:
+    """Give each timed block the stack sampled while it was blocked.
+
+    The block goes to the site seen in most samples (the first such sample's stack);
+    with no sample (a GIL-holding call, too short to sample) it keeps the place where
+    the greenlet yielded afterwards. Blocks below *threshold* once the auditor's own
+    time is taken out, and open stretches nobody sampled, are dropped.
+    """
+    out = []
+    for block in blocks:
+        duration = block.duration
+        taken = samples.get(block.start, [])
+        if duration <= threshold or not (taken or block.switch_out):
+            continue
+        if taken:
+            counts = Counter(_site_key(s, attribution) for s in taken)
+            best = counts.most_common(1)[0][0]
+            sample = next(s for s in taken if _site_key(s, attribution) == best)
+            out.append(Observation("blocking", sample.stack, duration, sample.callee,
+                                   cpu=sample.cpu, stretch=block.start))
+        else:
+            out.append(Observation("blocking", block.switch_out, duration,
+                                   detail="yielded here after the block (no stack was "
+                                          "sampled while it lasted)", stretch=block.start))
+    return out
+
+
+def merge_events(timed: list[Observation], events: list[Observation],
+                 attribution: Attribution) -> list[Observation]:
+    """Join audit-event sightings with the timed block of the same call.
+
+    An event in the same stretch and at the same site as a timed block is that
+    block's cause: the block takes the event's callee and the event is not counted
+    again. Other events stay, untimed.
+    """
+    by_key = {(o.stretch, find_site(o.stack, attribution).frame): o for o in timed}
+    rest = []
+    for event in events:
+        block = by_key.get((event.stretch, find_site(event.stack, attribution).frame))
+        if block is None:
+            rest.append(event)
+        else:
+            block.callee, block.detail, block.cpu = event.callee, event.detail, False
+    return timed + rest
+
+
+def _trim(stack: Stack, attribution: Attribution) -> list[StackFrame]:
+    frames = list(stack)
+    while frames and attribution.classify(frames[0])[0] == "engine":
+        frames.pop(0)
+    return [StackFrame(_path(f.file), f.line, f.function) for f in frames]
+
+
+def _path(file: str) -> str:
+    return file if file.startswith("<") else os.path.abspath(file)
+
+
+def _callee(obs: Observation, site: Site) -> Callee | None:
+    if obs.callee is not None:
+        return obs.callee
+    if site.called is not None:
+        called = site.called
+        return Callee(f"{called.module}.{called.function}" if called.module else called.function,
+                      called.module)
+    return None
+
+
+@dataclass
+class _Group:
+    first: Observation
+    site: Site
+    callee: Callee | None
+    count: int = 0
+    total: float = 0.0
+    longest: float = -1.0
+    stack: Stack = ()
+    cpu_votes: list[bool] = field(default_factory=list)
+
+
+def aggregate(observations: Iterable[Observation], attribution: Attribution,
+              context: advice.Context) -> list[Finding]:
+    """One Finding per (kind, site, callee, stale binding), sorted by total time."""
+    groups: dict[tuple[Any, ...], _Group] = {}
+    for obs in observations:
+        site = Site(obs.site, attribution.classify(obs.site)[1]) if obs.site else \
+            find_site(obs.stack, attribution)
+        callee = _callee(obs, site)
+        frame = site.frame
+        label = obs.detail.partition(" ")[0] if obs.kind == "misbehavior" else None
+        key = (obs.kind, frame and (frame.file, frame.line, frame.function),
+               callee and callee.name, obs.module, obs.name, label)
+        group = groups.setdefault(key, _Group(obs, site, callee))
+        group.count += 1
+        group.total += obs.duration or 0.0
+        group.cpu_votes.append(obs.cpu)
+        if (obs.duration or 0.0) > group.longest:
+            group.longest, group.stack = obs.duration or 0.0, obs.stack
+    findings = [_finding(g, attribution, context) for g in groups.values()]
+    findings.sort(key=lambda f: (-f.total_s, -f.count, f.kind, f.file or "", f.line or 0))
+    return findings
+
+
+def _finding(group: _Group, attribution: Attribution, context: advice.Context) -> Finding:
+    obs, site, callee = group.first, group.site, group.callee
+    package = site.package
+    if package is None and callee is not None and callee.home:
+        package = attribution.module_distribution(callee.home)
+    frame = site.frame
+    cpu = sum(group.cpu_votes) * 2 > len(group.cpu_votes)
+    message, fix = advice.advise(obs, callee, package, cpu, frame, context)
+    return Finding(
+        kind=obs.kind, file=_path(frame.file) if frame else None,
+        line=frame.line or None if frame else None,
+        function=frame.function if frame else None, package=package,
+        callee=callee.name if callee else None, count=group.count, total_s=group.total,
+        max_s=max(group.longest, 0.0), module=obs.module, name=obs.name,
+        original=obs.original, stack=_trim(group.stack, attribution),
+        message=message, fix=fix)

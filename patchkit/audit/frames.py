@@ -1,0 +1,159 @@
+"""Stacks as plain data, and the callee a frame is calling right now.
+
+Frames are copied into :class:`FrameInfo` tuples at once so no frame (and none of
+its locals) outlives the moment it was seen. The callee of a frame blocked in a C
+call is read from the source span CPython records for the current instruction
+(``co_positions``, 3.11+), so ``libc.usleep(200000)`` names ``libc.usleep`` even
+though no Python frame exists for it.
+"""
+
+from __future__ import annotations
+
+import ast
+import linecache
+import sys
+import types
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["FrameInfo", "Stack", "Callee", "capture_stack", "call_expression", "resolve_callee"]
+
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class FrameInfo:
+    """One frame: file, line, function and the module name it ran in (for attribution)."""
+
+    file: str
+    line: int
+    function: str
+    module: str | None = None
+
+
+Stack = tuple[FrameInfo, ...]
+"""Outermost frame first, innermost last."""
+
+
+@dataclass(frozen=True, slots=True)
+class Callee:
+    """What a frame was calling: a readable name and the module it comes from.
+
+    ``original`` is true when the called object (or its class) is an original that
+    patching replaced, e.g. ``time.sleep`` bound before ``patch_all()``.
+    """
+
+    name: str
+    home: str | None = None
+    original: bool = False
+
+
+def capture_stack(frame: types.FrameType | None, limit: int = 64) -> Stack:
+    """Copy *frame* and its callers (at most *limit*, innermost kept) into a Stack."""
+    out: list[FrameInfo] = []
+    while frame is not None and len(out) < limit:
+        code = frame.f_code
+        out.append(FrameInfo(code.co_filename, frame.f_lineno or code.co_firstlineno,
+                             code.co_qualname, frame.f_globals.get("__name__")))
+        frame = frame.f_back
+    out.reverse()
+    return tuple(out)
+
+
+_EXPR_CACHE: dict[tuple[types.CodeType, int], str | None] = {}
+
+
+def call_expression(frame: types.FrameType) -> str | None:
+    """The called expression (``libc.usleep``) if *frame* is executing a call, else None.
+
+    None also means the frame is running its own bytecode (CPU work), not waiting
+    inside a callee.
+    """
+    code, lasti = frame.f_code, frame.f_lasti
+    key = (code, lasti)
+    if key not in _EXPR_CACHE:
+        if len(_EXPR_CACHE) > 4096:
+            _EXPR_CACHE.clear()
+        _EXPR_CACHE[key] = _parse_call(code, lasti)
+    return _EXPR_CACHE[key]
+
+
+def _parse_call(code: types.CodeType, lasti: int) -> str | None:
+    positions = list(code.co_positions())
+    index = lasti // 2
+    if not 0 <= index < len(positions):
+        return None
+    line, end_line, col, end_col = positions[index]
+    if None in (line, end_line, col, end_col):
+        return None
+    lines = [linecache.getline(code.co_filename, n) for n in range(line, end_line + 1)]  # type: ignore[operator]
+    if not lines or not lines[0]:
+        return None
+    lines[-1] = lines[-1].encode()[:end_col].decode(errors="replace")
+    lines[0] = lines[0].encode()[col:].decode(errors="replace")
+    try:
+        node = ast.parse("".join(lines).strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(node, ast.Call):
+        return None
+    return ast.unparse(node.func)
+
+
+def _lookup(frame: types.FrameType, name: str) -> Any:
+    # Reading f_locals of a frame on another thread is safe while that thread waits in
+    # C code; skip frames a debugger traces, where 3.11/3.12 write f_locals back.
+    if frame.f_trace is None and frame.f_code.co_flags & 0x02:  # CO_NEWLOCALS
+        try:
+            value = frame.f_locals.get(name, _MISSING)
+        except Exception:
+            value = _MISSING
+        if value is not _MISSING:
+            return value
+    value = frame.f_globals.get(name, _MISSING)
+    if value is _MISSING:
+        builtins = frame.f_builtins
+        value = builtins.get(name, _MISSING)
+    return value
+
+
+def _home(obj: Any) -> tuple[str | None, str]:
+    """The module *obj* comes from and a qualified label for it, without running its code."""
+    kind = type(obj)  # type(), not isinstance(): a proxy's __class__ property would run code
+    if issubclass(kind, types.ModuleType):
+        return obj.__name__, obj.__name__
+    if issubclass(kind, (types.FunctionType, types.BuiltinFunctionType, type)):
+        module = obj.__module__ if type(obj.__module__) is str else None
+        label = f"{module}.{obj.__qualname__}" if module else obj.__qualname__
+        return module, label
+    module = kind.__module__ if isinstance(kind.__module__, str) else None
+    return module, f"{module}.{kind.__qualname__}" if module else kind.__qualname__
+
+
+def resolve_callee(frame: types.FrameType, originals: frozenset[int] = frozenset()) -> Callee | None:
+    """Name what *frame* is calling, resolving the first name to the object it is bound to.
+
+    Only the root name is looked up (locals, globals, builtins); attributes after it
+    are taken from the source text, so no property or ``__getattr__`` runs.
+    *originals* holds ``id()`` of objects patching replaced.
+    """
+    expr = call_expression(frame)
+    if expr is None:
+        return None
+    root, dot, rest = expr.partition(".")
+    if not root.isidentifier():
+        return Callee(expr)
+    obj = _lookup(frame, root)
+    if obj is _MISSING:
+        return Callee(expr)
+    try:
+        home, label = _home(obj)
+    except Exception:
+        return Callee(expr)
+    original = id(obj) in originals or id(type(obj)) in originals
+    return Callee(f"{label}.{rest}" if dot else label, home, original)
+
+
+def current_frames() -> dict[int, types.FrameType]:
+    """``sys._current_frames()``, kept behind one name for the one private API used."""
+    return sys._current_frames()

@@ -1,0 +1,244 @@
+"""Run a target exactly as ``python`` would, under observation, and always report.
+
+The detectors start before the target, on its (the hub's) thread; the target runs
+through :func:`patchkit._run.run_target`. However the run ends -- return,
+``sys.exit``, an uncaught error, SIGINT, SIGTERM, ``--duration`` -- the detectors
+are stopped, findings are built and the report is written before the process
+ends the way the target would have ended it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any, Callable
+
+from patchkit._run import Target, die_like_python, run_target
+
+from . import advice, collect
+from .config import STRICT_EXIT_CODE, AuditConfig
+from .detectors import Observation
+from .detectors.events import AuditEvents
+from .detectors.imports import Attribution, KnownImports
+from .detectors.misbehavior import Misbehavior
+from .detectors.sampler import Sampler, original_thread_api
+from .detectors.stale import StaleScan
+from .detectors.switches import SwitchClock
+from .findings import Finding, aggregate, blocks_to_observations, merge_events
+from .guard import auditor_work
+from .patching import PatchWatch
+from .report import Report, make_console, render_terminal, write_json
+
+__all__ = ["Auditor", "Stopper", "run"]
+
+
+class _Stop(SystemExit):
+    """Raised in the target by SIGTERM or --duration; a SystemExit so gevent passes it
+    from the hub to the main greenlet and the target's ``finally`` blocks run."""
+
+
+class Stopper:
+    """SIGTERM and ``--duration`` handling: stop the target with :class:`_Stop`.
+
+    Args:
+        duration: Seconds before the target is stopped, or None.
+        hub_ident: OS thread id of the thread running the target.
+    """
+
+    def __init__(self, duration: float | None, hub_ident: int) -> None:
+        self.duration = duration
+        self.hub_ident = hub_ident
+        self.reason: str | None = None
+        self.ident: int | None = None
+        self._previous: Any = None
+        self._lock: Any = None
+
+    def arm(self) -> None:
+        """Install the SIGTERM handler and start the --duration timer (main thread only)."""
+        self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        if self.duration is not None:
+            start_thread, allocate_lock, _ = original_thread_api()
+            self._lock = allocate_lock()
+            self._lock.acquire()
+            start_thread(self._timer, ())
+
+    def disarm(self) -> None:
+        """Stop the timer and restore the previous SIGTERM handler; idempotent."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        if self.reason is None:
+            self.reason = "SIGTERM"
+        raise _Stop(0 if self.reason == "--duration" else 128 + signal.SIGTERM)
+
+    def _timer(self) -> None:
+        _, _, get_ident = original_thread_api()
+        self.ident = get_ident()
+        lock = self._lock
+        if lock is None or lock.acquire(True, self.duration):
+            return
+        self.reason = "--duration"
+        # A real signal (not interrupt_main) also interrupts a blocking call in C.
+        ours = signal.getsignal(signal.SIGTERM) == self._on_sigterm
+        signal.pthread_kill(self.hub_ident, signal.SIGTERM if ours else signal.SIGINT)
+
+
+class Auditor:
+    """All detectors for one run, started and stopped together on the hub's thread."""
+
+    def __init__(self, config: AuditConfig) -> None:
+        _, _, get_ident = original_thread_api()
+        self.config = config
+        self.hub_ident = get_ident()
+        self.extra_idents: Callable[[], set[int]] = set
+        threshold = config.threshold
+        self.watch = PatchWatch(self._on_patch)
+        self.clock = SwitchClock(threshold)
+        self.sampler = Sampler(self.hub_ident, self.clock.stretch_start,
+                               period=min(max(threshold / 2, 0.002), 0.05), min_age=threshold / 2,
+                               originals=lambda: self.watch.original_ids)
+        self.events = AuditEvents(self.hub_ident, get_ident, lambda: self.watch.patched,
+                                  self.clock.stretch_start)
+        self.stale = StaleScan(self.watch.label, lambda: self.watch.original_ids)
+        self.misbehavior = Misbehavior(self._own_idents)
+        self.known = KnownImports()
+        self.started = time.perf_counter()
+
+    def _own_idents(self) -> set[int]:
+        own = {self.hub_ident, self.sampler.ident, *self.extra_idents()}
+        return {ident for ident in own if ident is not None}
+
+    def start(self) -> None:
+        """Start every detector; call on the thread that will run the target."""
+        self.started = time.perf_counter()
+        self.watch.start()
+        self.clock.start()
+        self.sampler.start()
+        self.events.start()
+        self.misbehavior.start()
+        self.known.start()
+
+    def _on_patch(self) -> None:
+        with auditor_work():
+            self.stale.scan()
+            self.misbehavior.on_patch()
+
+    def stop(self) -> None:
+        """Stop every detector (idempotent) and take the exit-time stale scan."""
+        with auditor_work():
+            self.clock.stop()
+            self.sampler.stop()
+            self.events.stop()
+            self.misbehavior.stop()
+            self.known.stop()
+            self.watch.refresh()
+            self.stale.scan()
+            self.watch.stop()
+
+    def findings(self, target_file: str | None) -> list[Finding]:
+        """Everything observed, as aggregated findings filtered by --include/--exclude."""
+        with auditor_work():
+            attribution = Attribution()
+            observations = self._observations(attribution, target_file)
+            context = advice.Context(
+                stale={(r.module, r.name): r.original for r in self.stale.found.values()},
+                patchers=_patcher_names())
+            findings = aggregate(observations, attribution, context)
+            return [f for f in findings if _wanted(f, self.config)]
+
+    def _observations(self, attribution: Attribution, target_file: str | None) -> list[Observation]:
+        timed = blocks_to_observations(self.clock.blocks, self.sampler.samples,
+                                       self.config.threshold, attribution)
+        observations = merge_events(timed, self.events.observations, attribution)
+        refs = list(self.stale.found.values())
+        observations += collect.stale_observations(refs)
+        observations += collect.late_patch_observations(self.events.imports, refs, attribution)
+        observations += self.misbehavior.observations
+        if not self.watch.patched:
+            observations.append(collect.unpatched_observation(target_file))
+        return observations
+
+
+def _patcher_names() -> frozenset[str]:
+    try:
+        import patchkit
+
+        return frozenset(spec.name for spec in patchkit.registry().ordered())
+    except Exception:
+        return frozenset()
+
+
+def _wanted(finding: Finding, config: AuditConfig) -> bool:
+    package = (finding.package or "app").lower().replace("_", "-")
+    include = {p.lower().replace("_", "-") for p in config.include}
+    exclude = {p.lower().replace("_", "-") for p in config.exclude}
+    return (not include or package in include) and package not in exclude
+
+
+def _target_file(target: Target) -> str | None:
+    return os.path.abspath(target.value) if target.kind == "path" else None
+
+
+def _run_observed(config: AuditConfig, stopper: Stopper) -> tuple[int, KeyboardInterrupt | None]:
+    try:
+        if config.patch:
+            import patchkit
+
+            patchkit.patch_all()
+        return run_target(config.target), None
+    except KeyboardInterrupt as exc:
+        if stopper.reason == "--duration":
+            return 0, None
+        return 128 + signal.SIGINT, exc
+
+
+def run(config: AuditConfig) -> int:
+    """Audit one run of ``config.target``; returns the exit status to use.
+
+    Ends the process itself (by the same signal) when the target was stopped by
+    SIGINT or SIGTERM, after the report is written.
+    """
+    auditor = Auditor(config)
+    stopper = Stopper(config.duration, auditor.hub_ident)
+    auditor.extra_idents = lambda: {stopper.ident} if stopper.ident else set()
+    stopper.arm()
+    auditor.start()
+    try:
+        code, interrupt = _run_observed(config, stopper)
+    finally:
+        stopper.disarm()
+        auditor.stop()
+    findings = auditor.findings(_target_file(config.target))
+    report = Report(config.target.display, [config.target.value, *config.target.args], code,
+                    time.perf_counter() - auditor.started, auditor.watch.patched_modules(),
+                    findings, stopper.reason)
+    _emit(report, config)
+    if interrupt is not None:
+        die_like_python(interrupt)
+    if stopper.reason == "SIGTERM":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+    if config.strict and findings and code == 0:
+        return STRICT_EXIT_CODE
+    return code
+
+
+def _emit(report: Report, config: AuditConfig) -> None:
+    with auditor_work():
+        if config.json_path is not None:
+            try:
+                write_json(report, config.json_path)
+            except OSError as exc:
+                print(f"python -m patchkit.audit: cannot write {config.json_path}: {exc}",
+                      file=sys.stderr)
+        if not config.quiet:
+            render_terminal(report, make_console())
