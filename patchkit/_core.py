@@ -49,7 +49,6 @@ class _State:
     first_flags: dict[str, bool] | None = None
     listeners: list[Any] = field(default_factory=list)
     applying: bool = False
-    subscribed: bool = False
     discovered: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -61,7 +60,15 @@ for _spec in builtin_specs():
 
 def registry() -> Registry:
     """The process-wide registry of patchers (built-in and discovered)."""
+    _discover()
     return _state.registry
+
+
+def _discover() -> None:
+    """Register external patchers (entry-point group ``patchkit.patchers``) once."""
+    if not _state.discovered:
+        _state.discovered = True
+        _state.registry.discover()
 
 
 def add_listener(listener: object) -> None:
@@ -105,21 +112,15 @@ def _reconcile() -> list[Swap]:
 
 
 def _ensure_ready() -> None:
-    if not _state.subscribed:
-        _gevent.subscribe(_reconcile)
-        _state.subscribed = True
-    if not _state.discovered:
-        _state.discovered = True
-        _state.registry.discover()
     _reconcile()
 
 
 def _apply(spec: PatcherSpec) -> list[Swap]:
     """Run one patcher and record its swaps; on failure restore them and raise."""
-    for module_name in spec.prepare:
+    for module_name in spec.targets:
         importlib.import_module(module_name)
     mark = _state.ledger.mark()
-    snapshot = Snapshot(spec.targets)
+    snapshot = Snapshot(spec.targets + spec.touches)
     before = {(m, a) for m, attrs in _gevent.saved_originals().items() for a in attrs}
     _state.applying = True
     try:
@@ -206,6 +207,7 @@ def patch_all(**flags: bool) -> list[Swap]:
         PatchError: a patcher failed; everything this call swapped was restored.
     """
     with _state.lock:
+        _discover()
         specs = _select(flags)
         _ensure_ready()
         normalized = {_state.registry.resolve(k).name: bool(v) for k, v in flags.items()}
@@ -233,6 +235,7 @@ def patch(*names: str) -> list[Swap]:
         PatchError: a patcher failed; everything this call swapped was restored.
     """
     with _state.lock:
+        _discover()
         wanted = {_state.registry.resolve(name).name for name in names}
         _ensure_ready()
         return _run([s for s in _state.registry.ordered() if s.name in wanted])
@@ -345,3 +348,8 @@ def applied() -> list[str]:
     """Names of the patchers currently applied, in the order they were applied."""
     _reconcile()
     return list(_state.applied)
+
+
+# Hear about gevent.monkey patching done without patchkit (a server's worker calling
+# gevent.monkey.patch_all(), say) as it happens, so the ledger's times and listeners are right.
+_gevent.subscribe(_reconcile)

@@ -92,7 +92,10 @@ def run_target(target: Target) -> int:
     try:
         if target.kind == "path":
             sys.argv = [target.value, *target.args]
-            sys.path[0] = os.path.dirname(os.path.realpath(target.value))
+            if _is_folder_or_zip(target.value):
+                del sys.path[0]  # run_path puts the folder or zip itself first
+            else:
+                sys.path[0] = os.path.dirname(os.path.realpath(target.value))
             runpy.run_path(target.value, run_name="__main__")
         else:
             sys.argv = [target.value, *target.args]
@@ -103,9 +106,16 @@ def run_target(target: Target) -> int:
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # the target's own error: print it as python would
-        sys.excepthook(type(exc), exc, _without_our_frames(exc.__traceback__))
+        _print_exception(exc)
         return 1
     return 0
+
+
+def _is_folder_or_zip(path: str) -> bool:
+    import zipfile
+
+    return os.path.isdir(path) or (not path.endswith((".py", ".pyw"))
+                                   and zipfile.is_zipfile(path))
 
 
 def exit_code(exc: SystemExit) -> int:
@@ -119,20 +129,29 @@ def exit_code(exc: SystemExit) -> int:
     return 1
 
 
-_OUR_FILES = (os.path.abspath(__file__), os.path.abspath(runpy.__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_RUNPY_FILES = (os.path.abspath(runpy.__file__), "<frozen runpy>")
 
 
 def _without_our_frames(tb: types.TracebackType | None) -> types.TracebackType | None:
-    while tb is not None and (
-            os.path.abspath(tb.tb_frame.f_code.co_filename) in _OUR_FILES
-            or tb.tb_frame.f_code.co_filename.startswith("<frozen runpy")):
+    """Drop the leading frames of patchkit and runpy, which python's own run would not show."""
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not (filename.startswith(_PACKAGE_DIR) or filename in _RUNPY_FILES):
+            break
         tb = tb.tb_next
     return tb
 
 
+def _print_exception(exc: BaseException) -> None:
+    # The default hook prints exc.__traceback__ whatever tb it is given, so trim in place.
+    exc.__traceback__ = _without_our_frames(exc.__traceback__)
+    sys.excepthook(type(exc), exc, exc.__traceback__)
+
+
 def die_like_python(exc: KeyboardInterrupt) -> NoReturn:
     """Print the interrupt's traceback and end the process by SIGINT, as python does."""
-    sys.excepthook(type(exc), exc, _without_our_frames(exc.__traceback__))
+    _print_exception(exc)
     sys.stdout.flush()
     sys.stderr.flush()
     signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -57,7 +57,8 @@ class PatcherSpec:
 
     Attributes:
         name: Identifier used as the ``patch_all`` keyword and in the ledger.
-        targets: Modules whose attributes the patcher swaps (snapshotted around it).
+        targets: Modules whose attributes the patcher swaps; imported, then snapshotted
+            before it runs so that additions and removals are recorded too.
         apply: Zero-argument callable that performs the swaps. It may return an undo
             callable for state that is not a module attribute (the main thread's
             bookkeeping); patchkit calls it after restoring the patcher's swaps.
@@ -67,8 +68,8 @@ class PatcherSpec:
         default: Whether ``patch_all()`` applies it unless told otherwise.
         on_import: For library patchers: apply only once this module is imported
             (immediately if it already is), through a wrapt post-import hook.
-        prepare: Modules to import before the snapshot because applying imports
-            and modifies them anyway.
+        touches: Modules the patcher changes only if they are already imported
+            (snapshotted then, never imported for it).
         adopt: Optional callable run when gevent.monkey applied this patch on its own
             (seen afterwards); returns an undo callable like ``apply`` does.
         gevent_flag: The ``gevent.monkey.patch_all`` keyword this patcher stands for;
@@ -84,7 +85,7 @@ class PatcherSpec:
     aliases: tuple[str, ...] = ()
     default: bool = True
     on_import: str | None = None
-    prepare: tuple[str, ...] = ()
+    touches: tuple[str, ...] = ()
     adopt: Callable[[], Callable[[], None] | None] | None = None
     gevent_flag: str | None = None
     description: str = ""

@@ -80,11 +80,10 @@ def _logging_handler_locks() -> list[tuple[Any, Any]]:
 PATCHER = PatcherSpec(
     name="threading",
     aliases=("thread",),
-    targets=("_thread", "threading", "_threading_local", "logging",
-             "concurrent.futures.thread"),
-    # gevent's patch imports this module and swaps its shutdown lock; importing it
-    # first lets the snapshot see (and undo restore) the original lock.
-    prepare=("concurrent.futures.thread",),
+    # gevent's patch imports concurrent.futures.thread and swaps its shutdown lock.
+    targets=("_thread", "threading", "_threading_local", "concurrent.futures.thread"),
+    # logging's locks are replaced only when logging is already in use.
+    touches=("logging",),
     source="gevent.threading",
     apply=_apply,
     adopt=_adopt,
