@@ -206,7 +206,7 @@ def patch_all(**flags: bool) -> list[Swap]:
         UnknownPatcherError: a keyword names no patcher; the message lists the known ones.
         PatchError: a patcher failed; everything this call swapped was restored.
     """
-    with _state.lock:
+    with _state.lock, _gevent.cached_entry_points():
         _discover()
         specs = _select(flags)
         _ensure_ready()
@@ -234,7 +234,7 @@ def patch(*names: str) -> list[Swap]:
         UnknownPatcherError: a name is not registered.
         PatchError: a patcher failed; everything this call swapped was restored.
     """
-    with _state.lock:
+    with _state.lock, _gevent.cached_entry_points():
         _discover()
         wanted = {_state.registry.resolve(name).name for name in names}
         _ensure_ready()

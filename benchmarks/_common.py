@@ -1,0 +1,62 @@
+"""Shared helpers: interleaved side-by-side timing, medians and pairwise ratios."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+
+@dataclass
+class Comparison:
+    """Interleaved timings of a candidate against its baseline."""
+
+    name: str
+    baseline: str
+    base_times: list[float]
+    cand_times: list[float]
+
+    @property
+    def ratio_of_medians(self) -> float:
+        return statistics.median(self.cand_times) / statistics.median(self.base_times)
+
+    @property
+    def median_pairwise_ratio(self) -> float:
+        return statistics.median(c / b for b, c in zip(self.base_times, self.cand_times))
+
+    def line(self, unit: str = "ms", scale: float = 1000.0) -> str:
+        b = statistics.median(self.base_times) * scale
+        c = statistics.median(self.cand_times) * scale
+        return (f"{self.name:<34} {c:9.1f} {unit} vs {self.baseline:<28} {b:9.1f} {unit}  "
+                f"ratio {self.ratio_of_medians:5.3f} (median pairwise {self.median_pairwise_ratio:5.3f},"
+                f" n={len(self.base_times)})")
+
+
+def time_command(argv: Sequence[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def interleave(name: str, baseline: str, run_base: Callable[[], float],
+               run_cand: Callable[[], float], rounds: int, warmup: int = 2) -> Comparison:
+    """Alternate baseline and candidate *rounds* times (order flipped every round)."""
+    for _ in range(warmup):
+        run_base()
+        run_cand()
+    base: list[float] = []
+    cand: list[float] = []
+    for i in range(rounds):
+        if i % 2:
+            cand.append(run_cand())
+            base.append(run_base())
+        else:
+            base.append(run_base())
+            cand.append(run_cand())
+    return Comparison(name, baseline, base, cand)
+
+
+PY = sys.executable
