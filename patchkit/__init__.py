@@ -16,6 +16,7 @@ from ._core import ledger as ledger
 from ._core import patch as patch
 from ._core import patch_all as patch_all
 from ._core import patched as patched
+from ._core import pending as pending
 from ._core import registry as registry
 from ._core import remove_listener as remove_listener
 from ._core import unpatch_all as unpatch_all
@@ -29,14 +30,15 @@ from ._errors import UnknownPatcherError as UnknownPatcherError
 from .ledger import MISSING as MISSING
 from .ledger import Swap as Swap
 from .registry import PatcherSpec as PatcherSpec
+from .registry import Setting as Setting
 from .registry import gevent_patch as gevent_patch
 
 __version__ = "0.1.0"
 
 __all__ = [
     "patch_all", "patch", "unpatch_all", "patched", "is_patched", "get_original", "ledger",
-    "applied", "registry", "add_listener", "remove_listener", "PatchListener", "PatcherSpec",
-    "gevent_patch", "Swap", "MISSING", "PatchkitError", "RegistrationError",
+    "applied", "pending", "registry", "add_listener", "remove_listener", "PatchListener", "PatcherSpec",
+    "Setting", "gevent_patch", "Swap", "MISSING", "PatchkitError", "RegistrationError",
     "UnknownPatcherError", "PatchError", "PatchkitWarning", "LatePatchWarning",
     "RepatchWarning", "__version__",
 ]

@@ -31,7 +31,9 @@ def _list_patchers() -> int:
     from ._core import registry
 
     for spec in registry().ordered():
-        default = "" if spec.default and spec.on_import is None else " (off by default)"
+        default = "" if spec.default else " (off by default)"
+        if spec.on_import:
+            default += f" (applied when {spec.on_import} is imported)"
         print(f"{spec.name:<12} {spec.description}{default}")
     return 0
 

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
 from . import _gevent, _late
-from ._errors import PatchError, RepatchWarning
+from ._errors import PatchError, PatchkitWarning, RepatchWarning
 from .ledger import MISSING, Ledger, Snapshot, Swap
 from .patches import builtin_specs
 from .registry import PatcherSpec, Registry
 
 __all__ = ["patch_all", "patch", "unpatch_all", "patched", "is_patched", "get_original",
-           "ledger", "registry", "add_listener", "remove_listener", "PatchListener"]
+           "ledger", "applied", "pending", "registry", "add_listener", "remove_listener", "PatchListener"]
 
 GEVENT_PATCHER = "gevent.monkey"
 
@@ -47,6 +47,8 @@ class _State:
     ledger: Ledger = field(default_factory=Ledger)
     applied: dict[str, _Applied] = field(default_factory=dict)
     first_flags: dict[str, bool] | None = None
+    deferred: set[str] = field(default_factory=set)
+    hooked: set[str] = field(default_factory=set)
     listeners: list[Any] = field(default_factory=list)
     applying: bool = False
     discovered: bool = False
@@ -120,7 +122,7 @@ def _apply(spec: PatcherSpec) -> list[Swap]:
     for module_name in spec.targets:
         importlib.import_module(module_name)
     mark = _state.ledger.mark()
-    snapshot = Snapshot(spec.targets + spec.touches)
+    snapshot = Snapshot(spec.targets + spec.touches, spec.settings)
     before = {(m, a) for m, attrs in _gevent.saved_originals().items() for a in attrs}
     _state.applying = True
     try:
@@ -143,6 +145,11 @@ def _record(spec: PatcherSpec, snapshot: Snapshot, before: set[tuple[str, str]])
         swap = _state.ledger.record(module_name, attr, old, new, spec.name)
         if swap is not None:
             swaps.append(swap)
+    for setting, old, new in snapshot.setting_changes():
+        swap = _state.ledger.record(setting.module, setting.name, old, new, spec.name,
+                                    restore=setting.set)
+        if swap is not None:
+            swaps.append(swap)
     # Modules gevent imported while patching were not snapshotted; gevent saved their originals.
     for module_name, originals in _gevent.saved_originals().items():
         module = sys.modules.get(module_name)
@@ -156,8 +163,15 @@ def _record(spec: PatcherSpec, snapshot: Snapshot, before: set[tuple[str, str]])
 
 
 def _run(specs: list[PatcherSpec]) -> list[Swap]:
-    """Apply *specs* in registry order, all or nothing, with the late-patching checks."""
-    pending = [s for s in specs if s.name not in _state.applied]
+    """Apply *specs* in registry order, all or nothing, with the late-patching checks.
+
+    Library patchers whose module is not imported yet are deferred to its import.
+    """
+    waiting = [s for s in specs if s.name not in _state.applied and s.on_import is not None
+               and s.on_import not in sys.modules]
+    pending = [s for s in specs if s.name not in _state.applied and s not in waiting]
+    for spec in waiting:
+        _defer(spec)
     if not pending:
         return []
     threads_problem = _late.threads_problem()
@@ -183,10 +197,37 @@ def _run(specs: list[PatcherSpec]) -> list[Swap]:
     return swaps
 
 
+def _defer(spec: PatcherSpec) -> None:
+    """Apply *spec* when its module is first imported (a wrapt post-import hook)."""
+    _state.deferred.add(spec.name)
+    if spec.name in _state.hooked:
+        return
+    # wrapt is imported only now, after the stdlib is patched: importing it imports ssl
+    # and asyncio, which must not capture unpatched originals.
+    import wrapt
+
+    _state.hooked.add(spec.name)
+    wrapt.register_post_import_hook(lambda module: _apply_on_import(spec.name), spec.on_import)
+
+
+def _apply_on_import(name: str) -> None:
+    with _state.lock:
+        if name not in _state.deferred or name in _state.applied:
+            return
+        _state.deferred.discard(name)
+        try:
+            swaps = _apply(_state.registry.resolve(name))
+        except PatchError as exc:
+            # Raising here would break the program's import statement; say it instead.
+            _late.warn(f"{exc}; the library stays unpatched", PatchkitWarning)
+            return
+        _notify("did_patch", swaps)
+
+
 def _select(flags: dict[str, Any]) -> list[PatcherSpec]:
     chosen = {_state.registry.resolve(name).name: bool(on) for name, on in flags.items()}
     return [spec for spec in _state.registry.ordered()
-            if chosen.get(spec.name, spec.default and spec.on_import is None)]
+            if chosen.get(spec.name, spec.default)]
 
 
 def patch_all(**flags: bool) -> list[Swap]:
@@ -278,6 +319,7 @@ def unpatch_all() -> list[Swap]:
             if applied_patcher.undo is not None:
                 applied_patcher.undo()
         _state.applied.clear()
+        _state.deferred.clear()
         _state.first_flags = None
         _gevent.forget_flags()
         if undone:
@@ -298,13 +340,17 @@ def patched(*names: str, **flags: bool) -> Iterator[list[Swap]]:
     """
     with _state.lock:
         before = set(_state.applied)
+        deferred_before = set(_state.deferred)
         first_flags = _state.first_flags
         swaps = patch(*names) if names else patch_all(**flags)
         mine = [name for name in _state.applied if name not in before]
+        mine_deferred = _state.deferred - deferred_before
     try:
         yield swaps
     finally:
         with _state.lock:
+            _state.deferred -= mine_deferred
+            mine += [name for name in mine_deferred if name in _state.applied]
             undone = _unpatch(mine)
             if not before:
                 _state.first_flags = first_flags
@@ -348,6 +394,11 @@ def applied() -> list[str]:
     """Names of the patchers currently applied, in the order they were applied."""
     _reconcile()
     return list(_state.applied)
+
+
+def pending() -> list[str]:
+    """Library patchers requested but waiting for their library to be imported."""
+    return sorted(_state.deferred)
 
 
 # Hear about gevent.monkey patching done without patchkit (a server's worker calling

@@ -16,8 +16,8 @@ import sys
 import threading
 import time
 import types
-from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
 
 __all__ = ["MISSING", "Swap", "Ledger", "Snapshot"]
 
@@ -54,6 +54,8 @@ class Swap:
         patcher: The registered patcher that made the swap, or ``"gevent.monkey"``
             for a swap gevent made on its own.
         when: ``time.time()`` when the swap was recorded.
+        restore: For process state that is not a module attribute (a driver's
+            callback, see :class:`patchkit.registry.Setting`): how to put the original back.
     """
 
     module: str
@@ -62,6 +64,7 @@ class Swap:
     replacement: Any
     patcher: str
     when: float
+    restore: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -71,12 +74,20 @@ class Swap:
 class Snapshot:
     """Shallow copies of module namespaces, to diff against after a patcher ran."""
 
-    def __init__(self, module_names: Iterable[str]) -> None:
+    def __init__(self, module_names: Iterable[str], settings: Iterable[Any] = ()) -> None:
         self._before: dict[str, dict[str, Any]] = {}
         for name in module_names:
             module = sys.modules.get(name)
             if module is not None:
                 self._before[name] = dict(vars(module))
+        self._settings = [(setting, setting.get()) for setting in settings]
+
+    def setting_changes(self) -> Iterator[tuple[Any, Any, Any]]:
+        """Yield ``(setting, before, after)`` for every setting whose value changed identity."""
+        for setting, old in self._settings:
+            new = setting.get()
+            if new is not old:
+                yield setting, old, new
 
     def changes(self) -> Iterator[tuple[str, str, Any, Any]]:
         """Yield ``(module, attribute, before, after)`` for every attribute whose identity changed.
@@ -105,7 +116,7 @@ class Ledger:
         self._lock = threading.RLock()
 
     def record(self, module: str, attribute: str, original: Any, replacement: Any,
-               patcher: str) -> Swap | None:
+               patcher: str, restore: Callable[[Any], None] | None = None) -> Swap | None:
         """Append a swap unless that attribute is already recorded (then only the first counts).
 
         Returns:
@@ -114,7 +125,7 @@ class Ledger:
         with self._lock:
             if (module, attribute) in self._keys:
                 return None
-            swap = Swap(module, attribute, original, replacement, patcher, time.time())
+            swap = Swap(module, attribute, original, replacement, patcher, time.time(), restore)
             self._swaps.append(swap)
             self._keys[swap.key] = swap
             return swap
@@ -152,6 +163,9 @@ class Ledger:
 
 
 def _restore(swap: Swap) -> None:
+    if swap.restore is not None:
+        swap.restore(swap.original)
+        return
     module = sys.modules.get(swap.module)
     if module is not None:
         if swap.original is MISSING:

@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterable
 
 from ._errors import RegistrationError, UnknownPatcherError
 
-__all__ = ["PatcherSpec", "GeventPatch", "gevent_patch", "Registry", "ENTRY_POINT_GROUP"]
+__all__ = ["PatcherSpec", "Setting", "GeventPatch", "gevent_patch", "Registry",
+           "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "patchkit.patchers"
 
@@ -52,6 +53,20 @@ def gevent_patch(*functions: str, **kwargs: Any) -> GeventPatch:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """Process state a patcher changes that is not a module attribute, read and written by calls.
+
+    ``Setting("psycopg2.extensions", "wait_callback", get_wait_callback, set_wait_callback)``
+    lets the ledger record the swap and undo restore the original through *set*.
+    """
+
+    module: str
+    name: str
+    get: Callable[[], Any]
+    set: Callable[[Any], None]
+
+
+@dataclass(frozen=True)
 class PatcherSpec:
     """The declaration of one patcher.
 
@@ -68,6 +83,7 @@ class PatcherSpec:
         default: Whether ``patch_all()`` applies it unless told otherwise.
         on_import: For library patchers: apply only once this module is imported
             (immediately if it already is), through a wrapt post-import hook.
+        settings: Non-attribute state it changes, recorded and undone like attributes.
         touches: Modules the patcher changes only if they are already imported
             (snapshotted then, never imported for it).
         adopt: Optional callable run when gevent.monkey applied this patch on its own
@@ -86,6 +102,7 @@ class PatcherSpec:
     default: bool = True
     on_import: str | None = None
     touches: tuple[str, ...] = ()
+    settings: tuple[Setting, ...] = ()
     adopt: Callable[[], Callable[[], None] | None] | None = None
     gevent_flag: str | None = None
     description: str = ""
@@ -113,6 +130,8 @@ def _check_spec(spec: object) -> PatcherSpec:
         problems.append(f"'source' {spec.source!r} is not a module name")
     if spec.on_import is not None and not _is_dotted_name(spec.on_import):
         problems.append(f"'on_import' {spec.on_import!r} is not a module name")
+    if not all(isinstance(item, Setting) for item in spec.settings):
+        problems.append("'settings' must hold patchkit.registry.Setting objects")
     if name in spec.after:
         problems.append("it cannot come after itself")
     for alias in spec.aliases:
