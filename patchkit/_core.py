@@ -207,6 +207,7 @@ def _defer(spec: PatcherSpec) -> None:
     import wrapt
 
     _state.hooked.add(spec.name)
+    assert spec.on_import is not None
     wrapt.register_post_import_hook(lambda module: _apply_on_import(spec.name), spec.on_import)
 
 
@@ -403,4 +404,4 @@ def pending() -> list[str]:
 
 # Hear about gevent.monkey patching done without patchkit (a server's worker calling
 # gevent.monkey.patch_all(), say) as it happens, so the ledger's times and listeners are right.
-_gevent.subscribe(_reconcile)
+_gevent.subscribe(lambda: None if _reconcile() else None)

@@ -114,7 +114,7 @@ def cached_entry_points() -> Iterator[None]:
             every.append(original())
         return every[0].select(**params) if params else every[0]
 
-    metadata.entry_points = entry_points  # type: ignore[assignment]
+    metadata.entry_points = entry_points
     try:
         yield
     finally:

@@ -70,7 +70,7 @@ def _logging_handler_locks() -> list[tuple[Any, Any]]:
     if logging is None:
         return []
     pairs = []
-    for ref in list(logging._handlerList):  # type: ignore[attr-defined]
+    for ref in list(logging._handlerList):
         handler = ref() if callable(ref) else ref
         if handler is not None and hasattr(handler, "lock"):
             pairs.append((handler, handler.lock))
