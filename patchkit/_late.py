@@ -20,7 +20,8 @@ __all__ = ["threads_problem", "stale_references", "warn"]
 # Modules that legitimately keep originals: the stdlib's own internals (functools.RLock,
 # reprlib.get_ident, ...) and the machinery doing the patching.
 _IGNORED_PACKAGES = frozenset({"gevent", "greenlet", "patchkit", "zope", "_pytest", "pytest",
-                               "pluggy", "wrapt", "rich", "pip", "setuptools", "_virtualenv"})
+                               "pluggy", "wrapt", "rich", "pip", "setuptools", "_virtualenv",
+                               "execnet", "xdist"})
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 

@@ -14,6 +14,9 @@ __all__ = ["BUILTIN", "builtin_specs"]
 BUILTIN = ("os", "threading", "time", "socket", "dns", "select", "ssl",
            "subprocess", "signal", "queue")
 
+# Keeps pytest-xdist's transport working in a patched worker (see patches/execnet.py).
+BUILTIN += ("execnet",)
+
 
 def builtin_specs() -> list[PatcherSpec]:
     return [importlib.import_module(f"{__name__}.{name}").PATCHER for name in BUILTIN]
