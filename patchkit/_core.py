@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
-from . import _gevent, _late
+from . import _deferred, _gevent, _late
 from ._errors import PatchError, PatchkitWarning, RepatchWarning
 from .ledger import MISSING, Ledger, Snapshot, Swap
 from .patches import builtin_specs
@@ -202,13 +202,9 @@ def _defer(spec: PatcherSpec) -> None:
     _state.deferred.add(spec.name)
     if spec.name in _state.hooked:
         return
-    # wrapt is imported only now, after the stdlib is patched: importing it imports ssl
-    # and asyncio, which must not capture unpatched originals.
-    import wrapt
-
     _state.hooked.add(spec.name)
     assert spec.on_import is not None
-    wrapt.register_post_import_hook(lambda module: _apply_on_import(spec.name), spec.on_import)
+    _deferred.when_imported(spec.on_import, lambda module: _apply_on_import(spec.name))
 
 
 def _apply_on_import(name: str) -> None:
