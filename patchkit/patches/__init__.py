@@ -11,11 +11,14 @@ from ..registry import PatcherSpec
 
 __all__ = ["BUILTIN", "builtin_specs"]
 
-BUILTIN = ("os", "threading", "time", "socket", "dns", "select", "ssl",
-           "subprocess", "signal", "queue")
+BUILTIN: tuple[str, ...] = ("os", "threading", "time", "socket", "dns", "select", "ssl",
+                           "subprocess", "signal", "queue")
 
 # Keeps pytest-xdist's transport working in a patched worker (see patches/execnet.py).
 BUILTIN += ("execnet",)
+
+# Library patchers, applied when their library is imported (patches/psycopg2.py, grpc.py).
+BUILTIN += ("psycopg2", "grpc")
 
 
 def builtin_specs() -> list[PatcherSpec]:
