@@ -53,16 +53,22 @@ def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu:
                 "create the socket after patch_all() through socket.socket (not a class "
                 "captured before patching)")
     holder = frame.module if frame else None
-    root = name.rpartition(".")[2] if name else None
-    stale = context.stale.get((holder or "", root or "")) if root else None
+    root = (callee.expr or "").partition(".")[0] if callee else ""
+    stale = context.stale.get((holder or "", root))
     if callee is not None and (callee.original or stale):
-        where = f"{holder}.{root}" if stale else name
-        return (f"{where} is the original {stale or name}, captured before patching; "
-                "each call blocks the hub",
-                f"import {holder} after patch_all(), or call it through its module "
-                f"({stale or name}) so the patched version runs" if holder and holder !=
-                "__main__" else f"look {stale or name} up after patch_all() (call it through "
-                "its module) so the patched version runs")
+        original = stale or name
+        if holder and holder != "__main__" and stale:
+            fix = (f"import {holder} after patch_all(), or call {original} through its "
+                   "module at call time so the patched version runs")
+        else:
+            fix = f"look {original} up after patch_all() (call it through its module)"
+        return (f"{root} is the original {original}, bound before patching; each call "
+                "blocks the hub", fix)
+    if callee is not None and callee.original_class:
+        kind = name.rpartition(".")[0] if name else "object"
+        return (f"an object of the original (unpatched) {kind} class blocked the hub",
+                f"create it after patch_all() through {kind} (not a class captured before "
+                "patching)")
     known = _known(callee, package, frame)
     if known is not None:
         return (f"a blocking call into {known} held the hub", KNOWN_PACKAGES[known])

@@ -95,7 +95,8 @@ def _site_key(sample: Sample, attribution: Attribution) -> tuple[str, int] | Non
 
 
 def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list[Sample]],
-                           threshold: float, attribution: Attribution) -> list[Observation]:
+                           threshold: float, attribution: Attribution,
+                           originals: frozenset[int] = frozenset()) -> list[Observation]:
     """Give each timed block the stack sampled while it was blocked.
 
     The block goes to the site seen in most samples (the first such sample's stack);
@@ -115,11 +116,25 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
             sample = next(s for s in taken if _site_key(s, attribution) == best)
             out.append(Observation("blocking", sample.stack, duration, sample.callee,
                                    cpu=sample.cpu, stretch=block.start))
+        elif block.runner is not None:
+            out.append(Observation("blocking", block.switch_out, duration,
+                                   _runner_callee(block.runner, originals),
+                                   detail="spawned here; it ran a function with no Python "
+                                          "frame", stretch=block.start))
         else:
             out.append(Observation("blocking", block.switch_out, duration,
                                    detail="yielded here after the block (no stack was "
                                           "sampled while it lasted)", stretch=block.start))
     return out
+
+
+def _runner_callee(runner: Any, originals: frozenset[int]) -> Callee | None:
+    if runner == "?":
+        return None
+    module = getattr(runner, "__module__", None)
+    name = getattr(runner, "__qualname__", None) or repr(runner)
+    label = f"{module}.{name}" if isinstance(module, str) else name
+    return Callee(label, module if isinstance(module, str) else None, id(runner) in originals)
 
 
 def merge_events(timed: list[Observation], events: list[Observation],

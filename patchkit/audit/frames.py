@@ -39,13 +39,17 @@ Stack = tuple[FrameInfo, ...]
 class Callee:
     """What a frame was calling: a readable name and the module it comes from.
 
-    ``original`` is true when the called object (or its class) is an original that
-    patching replaced, e.g. ``time.sleep`` bound before ``patch_all()``.
+    ``original`` is true when the called object is an original that patching
+    replaced (``time.sleep`` bound before ``patch_all()``); ``original_class`` when
+    it is reached through an instance of a replaced class (an original socket).
+    ``expr`` is the called expression as written (``sleep``, ``sock.recv``).
     """
 
     name: str
     home: str | None = None
     original: bool = False
+    original_class: bool = False
+    expr: str | None = None
 
 
 def capture_stack(frame: types.FrameType | None, limit: int = 64) -> Stack:
@@ -53,8 +57,9 @@ def capture_stack(frame: types.FrameType | None, limit: int = 64) -> Stack:
     out: list[FrameInfo] = []
     while frame is not None and len(out) < limit:
         code = frame.f_code
+        namespace = frame.f_globals  # None on gevent's recorded spawning frames
         out.append(FrameInfo(code.co_filename, frame.f_lineno or code.co_firstlineno,
-                             code.co_qualname, frame.f_globals.get("__name__")))
+                             code.co_qualname, namespace.get("__name__") if namespace else None))
         frame = frame.f_back
     out.reverse()
     return tuple(out)
@@ -142,16 +147,16 @@ def resolve_callee(frame: types.FrameType, originals: frozenset[int] = frozenset
         return None
     root, dot, rest = expr.partition(".")
     if not root.isidentifier():
-        return Callee(expr)
+        return Callee(expr, expr=expr)
     obj = _lookup(frame, root)
     if obj is _MISSING:
-        return Callee(expr)
+        return Callee(expr, expr=expr)
     try:
         home, label = _home(obj)
     except Exception:
-        return Callee(expr)
-    original = id(obj) in originals or id(type(obj)) in originals
-    return Callee(f"{label}.{rest}" if dot else label, home, original)
+        return Callee(expr, expr=expr)
+    return Callee(f"{label}.{rest}" if dot else label, home, id(obj) in originals,
+                  id(type(obj)) in originals, expr)
 
 
 def current_frames() -> dict[int, types.FrameType]:

@@ -115,11 +115,14 @@ def _finding_lines(finding: Finding, width: int) -> list[Text]:
     head.append(where, style="cyan")
     if finding.function and finding.function != "<module>":
         head.append(f" in {finding.function}")
-    stats = f"  x{finding.count}"
+    stats = f"x{finding.count}"
     if finding.total_s > 0:
         stats += f", {_seconds(finding.total_s)} total, max {_seconds(finding.max_s)}"
-    head.append(stats, style="magenta")
     lines = [head]
+    if head.cell_len + 2 + len(stats) <= width:
+        head.append("  " + stats, style="magenta")
+    else:
+        lines.append(Text("    " + stats, style="magenta"))
     callee = f"{finding.callee}: " if finding.callee else ""
     lines += _wrapped(callee, "bold", finding.message, width)
     if finding.fix:
@@ -139,10 +142,10 @@ def _groups(findings: list[Finding]) -> list[tuple[str, list[Finding]]]:
 def render_terminal(report: Report, console: Console) -> None:
     """Print the human-readable report on *console*."""
     blocking = sum(f.total_s for f in report.findings if f.kind == "blocking")
-    stopped = f", stopped by {report.stopped_by}" if report.stopped_by else ""
+    stopped = f" (stopped by {report.stopped_by})" if report.stopped_by else ""
     console.print(Text.assemble(
-        ("patchkit audit", "bold"), f": {report.target} exited {report.exit_code}{stopped} "
-        f"after {report.duration_s:.2f} s"))
+        ("patchkit audit", "bold"), f": {_short_path(report.target)} exited "
+        f"{report.exit_code}{stopped} after {report.duration_s:.2f} s"))
     console.print(f"{len(report.findings)} finding(s), {_seconds(blocking)} of hub blocking "
                   "above the threshold")
     if not report.findings:

@@ -155,7 +155,8 @@ class Auditor:
 
     def _observations(self, attribution: Attribution, target_file: str | None) -> list[Observation]:
         timed = blocks_to_observations(self.clock.blocks, self.sampler.samples,
-                                       self.config.threshold, attribution)
+                                       self.config.threshold, attribution,
+                                       self.watch.original_ids)
         observations = merge_events(timed, self.events.observations, attribution)
         refs = list(self.stale.found.values())
         observations += collect.stale_observations(refs)

@@ -123,4 +123,7 @@ def _dispatch(event: str, args: tuple[Any, ...]) -> None:
     if event in _WATCHED and AuditEvents._installed:
         detector = AuditEvents._installed[0]
         if detector.active:
-            detector.handle(event, args)
+            try:
+                detector.handle(event, args)
+            except Exception:  # an audit hook's error would surface in the audited call
+                pass

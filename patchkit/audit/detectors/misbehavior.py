@@ -18,7 +18,7 @@ import threading
 import types
 from typing import Any, Callable
 
-from ..frames import Stack, capture_stack, current_frames
+from ..frames import FrameInfo, Stack, capture_stack, current_frames
 from . import Observation
 
 __all__ = ["Misbehavior", "classify_error"]
@@ -42,11 +42,30 @@ def classify_error(kind: type[BaseException], value: BaseException | None) -> st
 
 
 def _traceback_stack(tb: types.TracebackType | None) -> Stack:
+    """The frames above the handler plus every traceback entry, outermost first.
+
+    Walks the traceback itself: gevent's compiled frames do not link ``f_back`` to
+    the Python frames that called them.
+    """
     if tb is None:
         return ()
-    while tb.tb_next is not None:
+    stack = list(capture_stack(tb.tb_frame.f_back))
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        stack.append(FrameInfo(code.co_filename, tb.tb_lineno or code.co_firstlineno,
+                               code.co_qualname, tb.tb_frame.f_globals.get("__name__")))
         tb = tb.tb_next
-    return capture_stack(tb.tb_frame)
+    return tuple(stack)
+
+
+def _thread_site(thread: Any) -> FrameInfo | None:
+    """Where a native thread's code is: its target function, when it has one."""
+    target = getattr(thread, "_target", None) or getattr(type(thread), "run", None)
+    code = getattr(target, "__code__", None)
+    if code is None:
+        return None
+    return FrameInfo(code.co_filename, code.co_firstlineno, code.co_qualname,
+                     getattr(target, "__module__", None))
 
 
 class Misbehavior:
@@ -59,7 +78,7 @@ class Misbehavior:
     def __init__(self, skip_idents: Callable[[], set[int]]) -> None:
         self.skip_idents = skip_idents
         self.observations: list[Observation] = []
-        self._threads: dict[int, str] = {}
+        self._threads: dict[int, tuple[str, FrameInfo | None]] = {}
         self._undo: list[Callable[[], None]] = []
         self.active = False
 
@@ -69,6 +88,7 @@ class Misbehavior:
 
         self.active = True
         previous_sys, previous_threading = sys.excepthook, threading.excepthook
+        previous_unraisable = sys.unraisablehook
 
         def sys_hook(kind: Any, value: Any, tb: Any) -> None:
             self.record(kind, value, tb, "uncaught in the main greenlet")
@@ -78,7 +98,13 @@ class Misbehavior:
             self.record(args.exc_type, args.exc_value, args.exc_traceback, "in a thread")
             previous_threading(args)
 
+        def unraisable_hook(args: Any) -> None:
+            self.record(args.exc_type, args.exc_value, args.exc_traceback, "in a thread")
+            previous_unraisable(args)
+
         sys.excepthook, threading.excepthook = sys_hook, threading_hook
+        sys.unraisablehook = unraisable_hook
+        self._undo.append(lambda: setattr(sys, "unraisablehook", previous_unraisable))
         self._undo.append(lambda: setattr(sys, "excepthook", previous_sys))
         self._undo.append(lambda: setattr(threading, "excepthook", previous_threading))
         wrapt.register_post_import_hook(self._wrap_hub, "gevent.hub")
@@ -101,8 +127,10 @@ class Misbehavior:
             return
         name = classify_error(kind, value)
         if name is not None:
+            text = str(value).strip().splitlines()
             self.observations.append(Observation(
-                "misbehavior", _traceback_stack(tb), detail=f"{name} {where}: {value}"))
+                "misbehavior", _traceback_stack(tb),
+                detail=f"{name} {where}: {text[0] if text else kind.__name__}"))
 
     def on_patch(self) -> None:
         """Note the native threads running when patching happens (call on the hub's thread)."""
@@ -110,7 +138,8 @@ class Misbehavior:
         for ident in current_frames():
             if ident not in skip and ident not in self._threads:
                 thread = threading._active.get(ident)  # type: ignore[attr-defined]
-                self._threads[ident] = thread.name if thread is not None else f"0x{ident:x}"
+                name = thread.name if thread is not None else f"0x{ident:x}"
+                self._threads[ident] = (name, _thread_site(thread))
 
     def stop(self) -> None:
         """Undo the wrappers and report threads from before patching still alive; idempotent."""
@@ -121,8 +150,8 @@ class Misbehavior:
             undo()
         self._undo.clear()
         frames = current_frames()
-        for ident, name in self._threads.items():
+        for ident, (name, site) in self._threads.items():
             if ident in frames:
                 self.observations.append(Observation(
-                    "misbehavior", capture_stack(frames[ident]),
+                    "misbehavior", capture_stack(frames[ident]), site=site,
                     detail=f"native thread {name!r} started before patching is still running"))

@@ -95,7 +95,10 @@ class Sampler:
         stop = self._stop_lock
         try:
             while not stop.acquire(True, self.period):
-                self.sample()
+                try:
+                    self.sample()
+                except Exception:  # a frame vanished mid-read; the next sample will do
+                    pass
         finally:
             self._done_lock.release()
 

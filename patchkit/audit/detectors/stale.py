@@ -13,9 +13,10 @@ sees only their code and their dependencies.
 
 from __future__ import annotations
 
+import ast
+import functools
 import linecache
 import os
-import re
 import sys
 import types
 from dataclasses import dataclass
@@ -26,6 +27,13 @@ __all__ = ["StaleRef", "StaleScan", "is_ignored_module"]
 _ENGINE = frozenset({"gevent", "greenlet", "patchkit", "zope", "wrapt", "_pytest", "pytest",
                      "pluggy", "rich", "pip", "setuptools", "_virtualenv", "__editable__"})
 _PATCHKIT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+# Pure-Python originals that block only through the threading module's globals,
+# which patching replaced: after patch_all() they are cooperative, so holding them
+# is harmless (urllib3 keeps queue.LifoQueue; many libraries subclass threading.Thread).
+COOPERATIVE_ORIGINALS = frozenset({"queue.Queue", "queue.LifoQueue", "queue.PriorityQueue",
+                                   "threading.Event", "threading.Timer", "threading.Thread"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,19 +57,32 @@ def is_ignored_module(name: str, module: Any) -> bool:
     return isinstance(file, str) and os.path.abspath(file).startswith(_PATCHKIT_DIR + os.sep)
 
 
-def _binding_line(file: str | None, name: str, keyword: str | None) -> int | None:
-    """Best guess of the line that bound *name* in *file* (the import or assignment)."""
-    if not file:
-        return None
-    word = re.escape(name)
-    if keyword:
-        pattern = re.compile(rf"^\s*{keyword}\s+{word}\b")
-    else:
-        pattern = re.compile(rf"(\bimport\b.*\b{word}\b)|(^\s*{word}\s*[:=])")
-    for number, text in enumerate(linecache.getlines(file), start=1):
-        if pattern.search(text):
-            return number
-    return None
+@functools.lru_cache(maxsize=256)
+def _module_bindings(file: str) -> dict[str, int]:
+    """Top-level name -> line of the statement that first binds it (imports, assignments,
+    defs, classes), from the module's source."""
+    try:
+        tree = ast.parse("".join(linecache.getlines(file)))
+    except (SyntaxError, ValueError):
+        return {}
+    bindings: dict[str, int] = {}
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [(a.asname or a.name).partition(".")[0] for a in node.names]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = [t.id for t in targets if isinstance(t, ast.Name)]
+        for name in names:
+            bindings.setdefault(name, node.lineno)
+    return bindings
+
+
+def _binding_line(file: str | None, name: str) -> int | None:
+    """The line that bound *name* in *file*: the import, assignment, def or class."""
+    return _module_bindings(file).get(name) if file else None
 
 
 class StaleScan:
@@ -83,8 +104,14 @@ class StaleScan:
         ids = self.original_ids()
         if not ids:
             return
-        for name, module in list(modules if modules is not None else sys.modules.items()):
-            if not isinstance(module, types.ModuleType) or is_ignored_module(name, module):
+        seen: set[int] = set()
+        for key, module in list(modules if modules is not None else sys.modules.items()):
+            # One module can sit under several keys (requests.packages.urllib3 is urllib3).
+            if not isinstance(module, types.ModuleType) or id(module) in seen:
+                continue
+            seen.add(id(module))
+            name = module.__dict__.get("__name__", key)
+            if not isinstance(name, str) or is_ignored_module(name, module):
                 continue
             namespace = getattr(module, "__dict__", None)
             if isinstance(namespace, dict):
@@ -94,21 +121,20 @@ class StaleScan:
                         ids: frozenset[int]) -> None:
         for attr, value in list(namespace.items()):
             if id(value) in ids:
-                self._add(module, attr, value, "bound", file, None)
+                self._add(module, attr, value, "bound", file)
             elif type(value) is types.FunctionType:
                 for default in (value.__defaults__ or ()) + tuple((value.__kwdefaults__ or {}).values()):
                     if id(default) in ids:
-                        self._add(module, attr, default, "default", file, "def")
+                        self._add(module, attr, default, "default", file)
             elif issubclass(type(value), type) and value.__dict__.get("__module__") == module:
                 for base in value.__mro__[1:]:
                     if id(base) in ids:
-                        self._add(module, attr, base, "base class", file, "class")
+                        self._add(module, attr, base, "base class", file)
                         break
 
-    def _add(self, module: str, attr: str, value: Any, how: str, file: str | None,
-             keyword: str | None) -> None:
+    def _add(self, module: str, attr: str, value: Any, how: str, file: str | None) -> None:
         original = self.label(value)
-        if original is None or (module, attr) in self.found:
+        if original is None or original in COOPERATIVE_ORIGINALS or (module, attr) in self.found:
             return
         self.found[(module, attr)] = StaleRef(module, attr, original, how, file,
-                                              _binding_line(file, attr, keyword))
+                                              _binding_line(file, attr))

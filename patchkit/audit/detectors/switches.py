@@ -29,11 +29,16 @@ __all__ = ["RawBlock", "SwitchClock"]
 
 @dataclass(frozen=True, slots=True)
 class RawBlock:
-    """A stretch over the threshold: perf_counter start/end, and where the holder yielded."""
+    """A stretch over the threshold: perf_counter start/end, and where the holder yielded.
+
+    For a greenlet that ended without a Python frame (``gevent.spawn(c_function)``),
+    ``switch_out`` is where it was spawned and ``runner`` the callable it ran.
+    """
 
     start: float
     end: float
     switch_out: Stack
+    runner: Any = None
 
     @property
     def duration(self) -> float:
@@ -111,7 +116,22 @@ class SwitchClock:
         self._tracer = None
 
     def _on_gap(self, start: float, end: float, holder: Any) -> None:
+        # Runs inside the target's greenlet switch: it must never raise into it.
+        try:
+            self._record(start, end, holder)
+        except Exception:
+            self.blocks.append(RawBlock(start, end, ()))
+
+    def _record(self, start: float, end: float, holder: Any) -> None:
         if self._hub_type is not None and isinstance(holder, self._hub_type):
             return  # the hub waiting for I/O, not a block
         frame = getattr(holder, "gr_frame", None)
-        self.blocks.append(RawBlock(start, end, capture_stack(frame)))
+        if frame is not None:
+            self.blocks.append(RawBlock(start, end, capture_stack(frame)))
+            return
+        # gevent records where each greenlet was spawned (config.track_greenlet_tree).
+        spawned = getattr(holder, "spawning_stack", None)
+        runner = getattr(holder, "_run", None)
+        if getattr(runner, "__self__", None) is holder:
+            runner = None  # gevent drops a finished greenlet's function; this is its own method
+        self.blocks.append(RawBlock(start, end, capture_stack(spawned), runner or "?"))

@@ -1,0 +1,16 @@
+"""Imports a helper (which did `from time import sleep`) before patching, then calls it."""
+import stale_helper
+
+import patchkit
+
+patchkit.patch_all()
+
+import gevent  # noqa: E402
+
+
+def worker():
+    stale_helper.nap(0.06)
+    gevent.sleep(0)
+
+
+gevent.joinall([gevent.spawn(worker) for _ in range(3)])

@@ -1,0 +1,3 @@
+"""Not valid Python."""
+def broken(:
+    pass
