@@ -10,6 +10,7 @@ When a binary is missing the fixture skips with the reason, unless the environme
 pass by skipping.
 
 Use from a ``conftest.py``: ``from services import postgres, redis_server  # noqa: F401``.
+A gRPC server (grpcio, generic handlers) runs in its own process the same way.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from typing import Callable, Iterator
 
 import pytest
 
-__all__ = ["Postgres", "Redis", "postgres", "redis_server", "start_postgres", "start_redis",
-           "ServiceUnavailable", "free_port"]
+__all__ = ["Postgres", "Redis", "GrpcServer", "postgres", "redis_server", "grpc_server",
+           "start_postgres", "start_redis", "start_grpc_server", "ServiceUnavailable",
+           "free_port"]
 
 REQUIRE_ENV = "PATCHKIT_REQUIRE_SERVICES"
 
@@ -64,6 +66,17 @@ class Redis:
     @property
     def url(self) -> str:
         return f"redis://{self.host}:{self.port}/0"
+
+
+@dataclass(frozen=True)
+class GrpcServer:
+    """A gRPC server in its own (unpatched) process, with generic handlers, no codegen.
+
+    Methods (bytes in, bytes out): ``/patchkit.Test/Echo`` returns the request;
+    ``/patchkit.Test/Sleep`` sleeps ``float(request)`` seconds, then returns the request.
+    """
+
+    target: str
 
 
 def free_port() -> int:
@@ -174,6 +187,66 @@ def start_redis() -> tuple[Redis, Callable[[], None]]:
     return Redis("127.0.0.1", port), stop
 
 
+GRPC_SERVER = """
+import sys, time
+from concurrent import futures
+import grpc
+
+def echo(request, context):
+    return request
+
+def sleep(request, context):
+    time.sleep(float(request.decode() or 0))
+    return request
+
+handler = grpc.method_handlers_generic_handler("patchkit.Test", {
+    "Echo": grpc.unary_unary_rpc_method_handler(echo),
+    "Sleep": grpc.unary_unary_rpc_method_handler(sleep),
+})
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=64))
+server.add_generic_rpc_handlers((handler,))
+port = server.add_insecure_port("127.0.0.1:0")
+server.start()
+print(port, flush=True)
+sys.stdin.read()  # runs until its parent closes stdin (or dies)
+server.stop(0)
+"""
+
+
+def start_grpc_server() -> tuple[GrpcServer, Callable[[], None]]:
+    """Start :data:`GRPC_SERVER` with this interpreter; returns ``(server, stop)``.
+
+    Raises:
+        ServiceUnavailable: grpcio is not installed.
+        RuntimeError: the server did not report its port.
+    """
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("grpc") is None:
+        raise ServiceUnavailable("grpcio is not installed (pip install -e '.[test]')")
+    proc = subprocess.Popen([sys.executable, "-c", GRPC_SERVER], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdin is not None
+    line = proc.stdout.readline().strip()
+    if not line.isdigit():
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"the gRPC server did not start (said {line!r})")
+
+    def stop() -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+    return GrpcServer(f"127.0.0.1:{line}"), stop
+
+
 def _wait_for_ping(host: str, port: int, proc: subprocess.Popen[bytes]) -> bool:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and proc.poll() is None:
@@ -211,6 +284,19 @@ def redis_server() -> Iterator[Redis]:
     """A redis-server on loopback for the whole session (per xdist worker)."""
     try:
         server, stop = start_redis()
+    except ServiceUnavailable as exc:
+        _unavailable(exc)
+    try:
+        yield server
+    finally:
+        stop()
+
+
+@pytest.fixture(scope="session")
+def grpc_server() -> Iterator[GrpcServer]:
+    """A gRPC server (generic handlers) in its own process for the whole session."""
+    try:
+        server, stop = start_grpc_server()
     except ServiceUnavailable as exc:
         _unavailable(exc)
     try:

@@ -1,3 +1,3 @@
 """Library tests use real services (tests/services.py): PostgreSQL and redis-server."""
 
-from services import postgres, redis_server  # noqa: F401
+from services import grpc_server, postgres, redis_server  # noqa: F401
