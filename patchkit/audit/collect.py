@@ -71,7 +71,7 @@ def late_patch_observations(imports: list[ImportRecord], refs: list[StaleRef],
     return out
 
 
-def unpatched_observation(target: str) -> Observation:
-    """The finding for a program that never patched."""
-    return Observation("unpatched", site=FrameInfo(target, 0, "<module>", "__main__"),
-                       detail="never patched")
+def unpatched_observation(target: str | None) -> Observation:
+    """The finding for a program that never patched, filed under its file when known."""
+    site = FrameInfo(target, 0, "<module>", "__main__") if target else None
+    return Observation("unpatched", site=site, detail="never patched")

@@ -96,19 +96,23 @@ def _site_key(sample: Sample, attribution: Attribution) -> tuple[str, int] | Non
 
 def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list[Sample]],
                            threshold: float, attribution: Attribution,
-                           originals: frozenset[int] = frozenset()) -> list[Observation]:
+                           originals: frozenset[int] = frozenset(),
+                           run_delays: dict[float, float] | None = None) -> list[Observation]:
     """Give each timed block the stack sampled while it was blocked.
 
     The block goes to the site seen in most samples (the first such sample's stack);
     with no sample (a GIL-holding call, too short to sample) it keeps the place where
     the greenlet yielded afterwards. Blocks below *threshold* once the auditor's own
-    time is taken out, and open stretches nobody sampled, are dropped.
+    time is taken out, blocks that were mostly the OS not running the thread
+    (*run_delays*, see ``detectors.schedstat``), and open stretches nobody sampled,
+    are dropped.
     """
     out = []
     for block in blocks:
         duration = block.duration
         taken = samples.get(block.start, [])
-        if duration <= threshold or not (taken or block.switch_out):
+        waited = (run_delays or {}).get(block.start, 0.0)
+        if duration - waited <= threshold or not (taken or block.switch_out):
             continue
         if taken:
             counts = Counter(_site_key(s, attribution) for s in taken)

@@ -9,10 +9,13 @@ ends the way the target would have ended it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import sys
+import threading
 import time
+import traceback
 from typing import Any, Callable
 
 from patchkit._run import Target, die_like_python, run_target
@@ -34,6 +37,9 @@ from .report import Report, make_console, render_terminal, write_json
 __all__ = ["Auditor", "Stopper", "run"]
 
 
+_AUDIT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 class _Stop(SystemExit):
     """Raised in the target by SIGTERM or --duration; a SystemExit so gevent passes it
     from the hub to the main greenlet and the target's ``finally`` blocks run."""
@@ -53,11 +59,17 @@ class Stopper:
         self.reason: str | None = None
         self.ident: int | None = None
         self._previous: Any = None
+        self._previous_int: Any = None
         self._lock: Any = None
 
     def arm(self) -> None:
-        """Install the SIGTERM handler and start the --duration timer (main thread only)."""
+        """Install the SIGTERM (and default SIGINT) handlers and start the --duration timer.
+
+        Main thread only.
+        """
         self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous_int = signal.signal(signal.SIGINT, self._on_sigint)
         if self.duration is not None:
             start_thread, allocate_lock, _ = original_thread_api()
             self._lock = allocate_lock()
@@ -72,8 +84,26 @@ class Stopper:
         if self._previous is not None:
             signal.signal(signal.SIGTERM, self._previous)
             self._previous = None
+        if self._previous_int is not None:
+            if signal.getsignal(signal.SIGINT) == self._on_sigint:
+                signal.signal(signal.SIGINT, self._previous_int)
+            self._previous_int = None
+
+    def _deferred(self, signum: int, frame: Any) -> bool:
+        # An exception raised inside the greenlet tracer or the audit hook would break
+        # the target's switch or call; let the signal land again a few bytecodes later.
+        if frame is not None and frame.f_code.co_filename.startswith(_AUDIT_DIR):
+            signal.pthread_kill(self.hub_ident, signum)
+            return True
+        return False
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if not self._deferred(signum, frame):
+            raise KeyboardInterrupt
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
+        if self._deferred(signum, frame):
+            return
         if self.reason is None:
             self.reason = "SIGTERM"
         raise _Stop(0 if self.reason == "--duration" else 128 + signal.SIGTERM)
@@ -103,7 +133,8 @@ class Auditor:
         self.clock = SwitchClock(threshold)
         self.sampler = Sampler(self.hub_ident, self.clock.stretch_start,
                                period=min(max(threshold / 2, 0.002), 0.05), min_age=threshold / 2,
-                               originals=lambda: self.watch.original_ids)
+                               originals=lambda: self.watch.original_ids,
+                               blocks=self.clock.blocks, hub_native_id=threading.get_native_id())
         self.events = AuditEvents(self.hub_ident, get_ident, lambda: self.watch.patched,
                                   self.clock.stretch_start)
         self.stale = StaleScan(self.watch.label, lambda: self.watch.original_ids)
@@ -156,7 +187,7 @@ class Auditor:
     def _observations(self, attribution: Attribution, target_file: str | None) -> list[Observation]:
         timed = blocks_to_observations(self.clock.blocks, self.sampler.samples,
                                        self.config.threshold, attribution,
-                                       self.watch.original_ids)
+                                       self.watch.original_ids, self.sampler.delays)
         observations = merge_events(timed, self.events.observations, attribution)
         refs = list(self.stale.found.values())
         observations += collect.stale_observations(refs)
@@ -184,7 +215,13 @@ def _wanted(finding: Finding, config: AuditConfig) -> bool:
 
 
 def _target_file(target: Target) -> str | None:
-    return os.path.abspath(target.value) if target.kind == "path" else None
+    if target.kind == "path":
+        return os.path.abspath(target.value)
+    try:
+        spec = importlib.util.find_spec(target.value)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None and spec.has_location else None
 
 
 def _run_observed(config: AuditConfig, stopper: Stopper) -> tuple[int, KeyboardInterrupt | None]:
@@ -216,7 +253,13 @@ def run(config: AuditConfig) -> int:
     finally:
         stopper.disarm()
         auditor.stop()
-    findings = auditor.findings(_target_file(config.target))
+    try:
+        findings = auditor.findings(_target_file(config.target))
+    except Exception:  # a bug of ours must not cost the user the report and exit code
+        traceback.print_exc()
+        print("python -m patchkit.audit: internal error while building findings; "
+              "the report lists none", file=sys.stderr)
+        findings = []
     report = Report(config.target.display, [config.target.value, *config.target.args], code,
                     time.perf_counter() - auditor.started, auditor.watch.patched_modules(),
                     findings, stopper.reason)

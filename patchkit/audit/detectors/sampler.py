@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..frames import Callee, Stack, capture_stack, current_frames, resolve_callee
+from .schedstat import RunDelay
+from .switches import RawBlock
 
 __all__ = ["Sample", "Sampler", "original_thread_api"]
 
@@ -58,8 +60,13 @@ class Sampler:
     """
 
     def __init__(self, hub_ident: int, stretch_start: Callable[[], float], period: float,
-                 min_age: float, originals: Callable[[], frozenset[int]]) -> None:
+                 min_age: float, originals: Callable[[], frozenset[int]],
+                 blocks: list[RawBlock] | None = None, hub_native_id: int | None = None) -> None:
         self.hub_ident = hub_ident
+        self.blocks = blocks if blocks is not None else []
+        self.run_delay = RunDelay(hub_native_id) if hub_native_id is not None else None
+        self.delays: dict[float, float] = {}
+        self._annotated = 0
         self.stretch_start = stretch_start
         self.period = period
         self.min_age = min_age
@@ -83,12 +90,18 @@ class Sampler:
         start_thread(self._run, ())
 
     def stop(self) -> None:
-        """Stop the thread and wait (at most a second) for it; idempotent."""
+        """Stop the thread and wait (at most a second) for it; idempotent.
+
+        Takes a last run-delay reading so blocks that just ended are annotated too.
+        """
         if self._stop_lock is None:
             return
         self._stop_lock.release()
         self._done_lock.acquire(True, 1.0)
         self._stop_lock = None
+        self.tick()
+        if self.run_delay is not None:
+            self.run_delay.close()
 
     def _run(self) -> None:
         self.ident = self._get_ident()
@@ -96,11 +109,28 @@ class Sampler:
         try:
             while not stop.acquire(True, self.period):
                 try:
+                    self.tick()
                     self.sample()
                 except Exception:  # a frame vanished mid-read; the next sample will do
                     pass
         finally:
             self._done_lock.release()
+
+    def tick(self) -> None:
+        """Read the hub thread's run delay and annotate blocks that have ended since."""
+        if self.run_delay is None or not self.run_delay.available:
+            return
+        now = time.perf_counter()
+        keep = min(self.stretch_start(), now - 1.0)
+        if self._annotated < len(self.blocks):
+            keep = min(keep, self.blocks[self._annotated].start)
+        self.run_delay.tick(now, keep)
+        while self._annotated < len(self.blocks) and self.blocks[self._annotated].end <= now:
+            block = self.blocks[self._annotated]
+            delay = self.run_delay.within(block.start, block.end)
+            if delay is not None:
+                self.delays[block.start] = delay
+            self._annotated += 1
 
     def sample(self) -> None:
         """Take one sample if the hub thread is in an overdue, non-idle stretch."""

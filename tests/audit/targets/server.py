@@ -18,8 +18,8 @@ def handle(sock, address):
 
 server = StreamServer(("127.0.0.1", 0), handle)
 server.start()
-print("READY", server.server_port, flush=True)
 try:
+    print("READY", server.server_port, flush=True)
     server.serve_forever()
 finally:
     print("server closing", flush=True)

@@ -1,0 +1,70 @@
+"""Telling a hub block from the OS not running the process (Linux schedstat).
+
+On a loaded machine the kernel can leave the hub's thread runnable but off the
+CPU for tens of milliseconds; switch timing sees a long stretch that no code of
+the program caused. Linux counts that waiting per thread (``run_delay`` in
+``/proc/self/task/<tid>/schedstat``). The sampler thread reads it every tick
+(one ``pread``, under a microsecond) into a short ring; once a block has ended,
+the run delay inside it is bounded from the ring, and a block that is mostly
+waiting for a CPU is not reported. Elsewhere (no schedstat) nothing is filtered.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+
+__all__ = ["RunDelay"]
+
+
+class RunDelay:
+    """Run-queue delay of one thread, sampled over time.
+
+    Args:
+        native_id: The thread's kernel id (``threading.get_native_id()``).
+    """
+
+    def __init__(self, native_id: int) -> None:
+        self._times: list[float] = []
+        self._delays: list[float] = []
+        try:
+            self._fd: int | None = os.open(f"/proc/self/task/{native_id}/schedstat", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    @property
+    def available(self) -> bool:
+        """Whether the kernel reports run delay for the thread."""
+        return self._fd is not None
+
+    def tick(self, now: float, keep_since: float) -> None:
+        """Record the thread's run delay at *now*; forget entries before *keep_since*
+        (except the last one before it, which bounds a stretch that began then)."""
+        if self._fd is None:
+            return
+        try:
+            fields = os.pread(self._fd, 128, 0).split()
+            delay = int(fields[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            self.close()
+            return
+        self._times.append(now)
+        self._delays.append(delay)
+        cut = bisect.bisect_left(self._times, keep_since) - 1
+        if cut > 0:
+            del self._times[:cut]
+            del self._delays[:cut]
+
+    def within(self, start: float, end: float) -> float | None:
+        """An upper bound on the run delay inside ``[start, end]``, or None if unknown."""
+        first = bisect.bisect_right(self._times, start) - 1
+        last = bisect.bisect_left(self._times, end)
+        if first < 0 or last >= len(self._times):
+            return None
+        return self._delays[last] - self._delays[first]
+
+    def close(self) -> None:
+        """Release the file; idempotent."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,122 @@
+"""Each detector on a real program: what it must find, and what it must not."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from .conftest import only
+
+
+def test_stale_sleep_gives_stale_reference_late_patch_and_blocks_per_call(audit):
+    run = audit("stale_sleep.py")
+    assert run.returncode == 0, run.stderr
+    stale = only(run.findings("stale-reference"), module="stale_helper", name="sleep")
+    assert stale["original"] == "time.sleep"
+    assert stale["file"].endswith("stale_helper.py") and stale["line"] == 2
+    assert stale["package"] is None
+    block = only(run.findings("blocking"), function="nap")
+    assert block["file"].endswith("stale_helper.py") and block["line"] == 6
+    assert block["count"] == 3
+    assert block["callee"] == "time.sleep"
+    assert 0.06 <= block["max_s"] < 0.5
+    assert 0.18 <= block["total_s"] < 1.5
+    assert "import stale_helper after patch_all()" in block["fix"]
+    assert [f["function"] for f in block["stack"]][-2:] == ["worker", "nap"]
+    late = only(run.findings("late-patch"))
+    assert late["module"] == "stale_helper" and late["line"] == 2
+    assert run.report["findings"][0]["kind"] == "blocking"  # sorted by total time
+
+
+def test_ctypes_usleep_is_named_at_the_python_line_that_entered_it(audit):
+    run = audit("ctypes_usleep.py")
+    block = only(run.findings("blocking"))
+    assert block["function"] == "worker" and block["line"] == 14
+    assert block["callee"] == "ctypes.CDLL.usleep"
+    assert 0.15 <= block["max_s"] < 1.0
+    assert "threadpool" in block["fix"]
+
+
+def test_cpu_bound_greenlet(audit):
+    run = audit("cpu_hog.py")
+    block = only(run.findings("blocking"))
+    assert block["file"].endswith("cpu_hog.py") and block["function"].startswith("hog")
+    assert 0.2 <= block["max_s"] < 1.5
+    assert "CPU" in block["fix"]
+
+
+def test_original_socket_reading_from_a_slow_server(audit):
+    run = audit("original_socket.py")
+    assert run.stdout.strip() == "b'late reply'"
+    recv = only(run.findings("blocking"), callee="socket.socket.recv")
+    assert recv["line"] == 31 and recv["function"] == "client"
+    assert 0.3 <= recv["max_s"] < 1.5
+    connect = only(run.findings("blocking"), callee="socket.socket.connect")
+    assert connect["line"] == 29 and connect["count"] == 1
+
+
+def test_original_dns_lookup_is_named_even_when_fast(audit):
+    run = audit("dns_original.py")
+    lookup = only(run.findings("blocking"), callee="socket.getaddrinfo")
+    assert lookup["function"] == "lookup" and lookup["line"] == 12
+
+
+def test_requests_imported_before_patching(audit):
+    run = audit("requests_early.py")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["200", "200", "200"]
+    late = only(run.findings("late-patch"))
+    assert late["module"] == "requests" and late["line"] == 2 and late["package"] is None
+    assert "ssl.SSLContext" in late["message"]
+    stale = only(run.findings("stale-reference"), module="urllib3.util.ssl_", name="SSLContext")
+    assert stale["package"] == "urllib3" and stale["original"] == "ssl.SSLContext"
+    assert not run.findings("blocking")
+
+
+@pytest.mark.parametrize("target", ["coop_echo.py", "coop_requests.py"])
+def test_cooperative_programs_have_no_findings(audit, target):
+    run = audit(target)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "ok"
+    assert run.findings() == [], run.stderr
+
+
+def test_program_that_never_patches(audit):
+    run = audit("never_patches.py")
+    assert run.report["patched"] == []
+    finding = only(run.findings(), kind="unpatched")
+    assert "--patch" in finding["fix"]
+
+
+def test_patch_option_patches_before_the_target(audit):
+    run = audit("--patch", "never_patches.py")
+    assert "socket" in run.report["patched"]
+    assert run.findings("unpatched") == []
+
+
+def test_loop_exit_is_misbehavior_at_the_waiting_line(audit):
+    run = audit("loop_exit.py")
+    assert run.returncode == 1
+    assert "LoopExit" in run.stderr  # the target's own traceback still prints
+    finding = only(run.findings("misbehavior"))
+    assert finding["line"] == 8 and "LoopExit" in finding["message"]
+
+
+def test_cross_thread_greenlet_switch(audit):
+    run = audit("cross_thread.py")
+    finding = only(run.findings("misbehavior"))
+    assert finding["function"] == "other_thread" and "greenlet.error" in finding["message"]
+
+
+def test_native_thread_started_before_patching(audit):
+    run = audit("native_thread.py")
+    finding = only(run.findings("misbehavior"))
+    assert finding["function"] == "poller" and "'poller'" in finding["message"]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="time.sleep raises an audit event from 3.13")
+def test_short_original_sleep_is_named_by_its_audit_event(audit):
+    run = audit("stale_sleep.py", "--threshold", "1")
+    block = only(run.findings("blocking"), function="nap")
+    assert block["count"] == 3 and block["total_s"] == 0

@@ -1,0 +1,146 @@
+"""Bad input is refused before the target runs; however the target ends, a report is written."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import TARGETS, audit_command, finish, only, start_audit
+
+
+def _refused(*args: str, cwd: str = str(TARGETS)) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(audit_command(*args), cwd=cwd, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2, proc
+    assert proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("python -m patchkit.audit: error: ")
+    return proc
+
+
+def test_missing_script():
+    assert "no_such_script.py" in _refused("no_such_script.py").stderr
+
+
+def test_missing_module():
+    assert "no_such_module_xyz" in _refused("-m", "no_such_module_xyz").stderr
+
+
+def test_no_target():
+    _refused("--strict")
+
+
+def test_unknown_option():
+    assert "--frobnicate" in _refused("--frobnicate", "coop_echo.py").stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_bad_threshold(value):
+    _refused("--threshold", value, "coop_echo.py")
+
+
+def test_unwritable_report_path_is_refused_before_the_target_runs(tmp_path):
+    marker = tmp_path / "ran"
+    script = tmp_path / "target.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    missing = tmp_path / "no" / "such" / "folder" / "r.json"
+    _refused("--json", str(missing), str(script))
+    _refused("--json", str(tmp_path), str(script))
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        _refused("--json", str(locked / "r.json"), str(script))
+    assert not marker.exists()
+
+
+def test_syntax_error_in_target(audit):
+    run = audit("syntax_error.py")
+    assert run.returncode == 1
+    assert "SyntaxError" in run.stderr and "patchkit/audit" not in run.stderr
+    assert run.report["exit_code"] == 1
+
+
+def test_target_raising_keeps_its_traceback_and_the_report(audit):
+    run = audit("raises.py")
+    assert run.returncode == 1
+    assert "RuntimeError: target failed on purpose" in run.stderr
+    assert "patchkit" not in run.stderr.split("Traceback", 1)[1].split("RuntimeError")[0]
+    assert run.report["exit_code"] == 1
+    block = only(run.findings("blocking"))
+    assert block["function"] == "worker" and block["callee"] == "time.sleep"
+
+
+def test_exit_code_passes_through(audit):
+    run = audit("exits3.py")
+    assert run.returncode == 3 and run.report["exit_code"] == 3
+    block = only(run.findings("blocking"))
+    assert block["line"] == 11 and block["max_s"] >= 0.08
+
+
+def test_strict_fails_when_something_was_found(audit):
+    assert audit("--strict", "cpu_hog.py").returncode == 1
+    assert audit("--strict", "coop_echo.py").returncode == 0
+    assert audit("--strict", "exits3.py").returncode == 3
+
+
+def test_include_and_exclude(audit):
+    run = audit("--exclude", "urllib3", "requests_early.py")
+    assert {f["package"] for f in run.findings()} == {None}
+    run = audit("--include", "urllib3", "requests_early.py")
+    assert {f["package"] for f in run.findings()} == {"urllib3"}
+    assert audit("--exclude", "app", "cpu_hog.py").findings() == []
+
+
+def test_json_to_stdout(tmp_path):
+    proc = subprocess.run(audit_command("--json", "-", "--quiet", "cpu_hog.py"), cwd=TARGETS,
+                          capture_output=True, text=True, timeout=60)
+    import json
+
+    report = json.loads(proc.stdout)
+    assert report["schema"] == "patchkit.audit/1" and proc.stderr == ""
+
+
+def _wait_ready(proc: subprocess.Popen[str]) -> None:
+    line = proc.stdout.readline()
+    assert line.startswith("READY"), (line, proc.stderr.read() if proc.poll() is not None else "")
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_stops_the_target_and_writes_the_report(tmp_path, signum, code):
+    proc, report = start_audit(tmp_path, "server.py")
+    _wait_ready(proc)
+    proc.send_signal(signum)
+    run = finish(proc, report)
+    assert run.returncode == -signum
+    assert "server closing" in run.stdout  # the target's finally blocks ran
+    assert run.report["exit_code"] == code and run.report["findings"] == []
+
+
+def test_duration_stops_a_server(tmp_path):
+    proc, report = start_audit(tmp_path, "--duration", "0.5", "server.py")
+    run = finish(proc, report, timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert "server closing" in run.stdout
+    assert run.report["exit_code"] == 0 and 0.5 <= run.report["duration_s"] < 10
+    assert "stopped by --duration" in run.stderr
+
+
+def test_module_target_and_argv(audit, tmp_path):
+    run = audit("-m", "http.server", "--help")
+    assert run.returncode == 0 and "usage" in run.stdout
+    assert run.report["target"] == "-m http.server"
+    assert run.report["argv"] == ["http.server", "--help"]
+    assert run.findings("unpatched")
+
+
+def test_terminal_report_is_plain_when_not_a_tty(audit):
+    run = audit("stale_sleep.py")
+    assert "\x1b[" not in run.stderr
+    assert "your code" in run.stderr and "stale-reference" in run.stderr
+    assert all(len(line) <= 80 for line in run.stderr.splitlines() if "Warning" not in line
+               and not line.startswith("  patchkit.patch_all()"))
