@@ -16,11 +16,10 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from patchkit._run import Target, die_like_python, run_target
 
-from . import advice, collect
 from .config import STRICT_EXIT_CODE, AuditConfig
 from .detectors import Observation
 from .detectors.events import AuditEvents
@@ -29,10 +28,15 @@ from .detectors.misbehavior import Misbehavior
 from .detectors.sampler import Sampler, original_thread_api
 from .detectors.stale import StaleScan
 from .detectors.switches import SwitchClock
-from .findings import Finding, aggregate, blocks_to_observations, merge_events
 from .guard import auditor_work
 from .patching import PatchWatch
-from .report import Report, make_console, render_terminal, write_json
+
+if TYPE_CHECKING:
+    from .findings import Finding
+    from .report import Report
+
+# findings, advice and report (with rich) are imported only once the target ended:
+# the audited process starts faster and its heap, which every full GC walks, stays small.
 
 __all__ = ["Auditor", "Stopper", "run"]
 
@@ -175,6 +179,9 @@ class Auditor:
 
     def findings(self, target_file: str | None) -> list[Finding]:
         """Everything observed, as aggregated findings filtered by --include/--exclude."""
+        from . import advice
+        from .findings import aggregate
+
         with auditor_work():
             attribution = Attribution()
             observations = self._observations(attribution, target_file)
@@ -185,6 +192,9 @@ class Auditor:
             return [f for f in findings if _wanted(f, self.config)]
 
     def _observations(self, attribution: Attribution, target_file: str | None) -> list[Observation]:
+        from . import collect
+        from .findings import blocks_to_observations, merge_events
+
         timed = blocks_to_observations(self.clock.blocks, self.sampler.samples,
                                        self.config.threshold, attribution,
                                        self.watch.original_ids, self.sampler.delays)
@@ -253,6 +263,8 @@ def run(config: AuditConfig) -> int:
     finally:
         stopper.disarm()
         auditor.stop()
+    from .report import Report
+
     try:
         findings = auditor.findings(_target_file(config.target))
     except Exception:  # a bug of ours must not cost the user the report and exit code
@@ -277,6 +289,8 @@ def run(config: AuditConfig) -> int:
 
 
 def _emit(report: Report, config: AuditConfig) -> None:
+    from .report import make_console, render_terminal, write_json
+
     with auditor_work():
         if config.json_path is not None:
             try:
