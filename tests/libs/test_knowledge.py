@@ -99,3 +99,12 @@ def test_the_data_file_is_package_data() -> None:
     from importlib.resources import files
 
     assert files("patchkit.knowledge").joinpath("libraries.toml").is_file()
+
+
+def test_the_docs_table_lists_every_library() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "libraries.md").read_text()
+    for entry in knowledge.knowledge_base().libraries:
+        assert f"| {entry.key} (`" in docs, f"docs/libraries.md lacks {entry.key}"
+        assert entry.fix in docs, f"docs/libraries.md has an old fix for {entry.key}"
