@@ -44,12 +44,24 @@ _POLL_OK, _POLL_READ, _POLL_WRITE = 0, 1, 2
 _STATUS_SETUP, _STATUS_READY, _STATUS_BEGIN = 0, 1, 2
 
 
+def _dsn_parameter(conn: Any, name: str) -> str | None:
+    """A connection parameter as libpq resolved it (``conn.info``, psycopg2 >= 2.8), else
+    as written in the DSN."""
+    try:
+        return conn.info.dsn_parameters.get(name)  # type: ignore[no-any-return]
+    except Exception:
+        pass
+    try:
+        from psycopg2.extensions import parse_dsn
+
+        return parse_dsn(conn.dsn).get(name)  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
 def _connect_timeout(conn: Any) -> float | None:
     """libpq's ``connect_timeout`` for *conn* in seconds (None: wait forever)."""
-    try:
-        value = conn.info.dsn_parameters.get("connect_timeout")
-    except Exception:
-        value = None
+    value = _dsn_parameter(conn, "connect_timeout")
     if value is None:
         value = os.environ.get("PGCONNECT_TIMEOUT")
     try:
@@ -142,7 +154,9 @@ def _finish_cancelled(conn: Any, interruption: BaseException) -> None:
         if exc is gave_up:
             raise interruption from None
         raise  # a second interruption (a kill during a timeout's cancel) wins
-    if not conn.info.error_message:
+    info = getattr(conn, "info", None)
+    if not getattr(info, "error_message", None):
+        # No error to carry it (or no way to tell, before psycopg2 2.8): raise it.
         raise interruption
 
 
