@@ -124,9 +124,15 @@ class Scanner:
 
 
 def _registered_patchers() -> frozenset[str]:
+    """Names of the patchers registered here; the built-in ones if discovery fails (a
+    broken external patcher must not stop a scan)."""
     from .. import registry
+    from ..patches import BUILTIN
 
-    return frozenset(registry().names())
+    try:
+        return frozenset(registry().names())
+    except Exception:
+        return frozenset(BUILTIN)
 
 
 def scan(paths: list[str] | None = None, scanner: Scanner | None = None) -> ScanReport:
