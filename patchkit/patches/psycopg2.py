@@ -47,16 +47,12 @@ _STATUS_SETUP, _STATUS_READY, _STATUS_BEGIN = 0, 1, 2
 def _dsn_parameter(conn: Any, name: str) -> str | None:
     """A connection parameter as libpq resolved it (``conn.info``, psycopg2 >= 2.8), else
     as written in the DSN."""
-    try:
-        return conn.info.dsn_parameters.get(name)  # type: ignore[no-any-return]
-    except Exception:
-        pass
-    try:
-        from psycopg2.extensions import parse_dsn
+    info = getattr(conn, "info", None)
+    if info is not None:
+        return info.dsn_parameters.get(name)  # type: ignore[no-any-return]
+    from psycopg2.extensions import parse_dsn
 
-        return parse_dsn(conn.dsn).get(name)  # type: ignore[no-any-return]
-    except Exception:
-        return None
+    return parse_dsn(conn.dsn).get(name)  # type: ignore[no-any-return]
 
 
 def _connect_timeout(conn: Any) -> float | None:
