@@ -53,3 +53,4 @@ def run_cmd(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
                               timeout=timeout, cwd=cwd or tmp_path, env=_env(), input=input)
 
     return run
+pytest_plugins = ["pytester"]

@@ -1,0 +1,78 @@
+"""Per-test windows over one session-long auditor, for the pytest plugin.
+
+The auditor's detectors run for the whole session; a :class:`Window` marks where each
+test's observations start and turns the slice into findings. Greenlet-switch timing
+only closes a stretch at a switch, so each window begins and ends with a zero-length
+cooperative sleep: the test's own blocking ends up inside its window, pytest's
+bookkeeping between tests outside every window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .audit import advice
+from .audit.detectors.imports import Attribution
+from .audit.findings import Finding, aggregate, blocks_to_observations, merge_events
+from .audit.guard import auditor_work
+
+__all__ = ["Window", "open_window"]
+
+# Kinds a test can cause; stale references and late patching are session-level.
+_PER_TEST_KINDS = ("blocking", "misbehavior")
+
+
+def _cut() -> None:
+    import gevent
+
+    gevent.sleep(0)
+
+
+@dataclass
+class Window:
+    """The observations recorded since :func:`open_window`."""
+
+    auditor: Any
+    blocks: int
+    events: int
+    misbehavior: int
+    consumed: list[Finding] = field(default_factory=list)
+
+    def findings(self, cpu: bool = False) -> list[Finding]:
+        """Aggregate this window's observations (closing the current stretch first).
+
+        Args:
+            cpu: Also report blocks of pure Python CPU work (off by default: a test
+                that computes for 30 ms is not doing unpatched I/O).
+        """
+        _cut()
+        auditor = self.auditor
+        with auditor_work():
+            attribution = Attribution()
+            timed = blocks_to_observations(auditor.clock.blocks[self.blocks:],
+                                           auditor.sampler.samples,
+                                           auditor.config.threshold, attribution)
+            observations = merge_events(timed, auditor.events.observations[self.events:],
+                                        attribution)
+            observations += auditor.misbehavior.observations[self.misbehavior:]
+            if not cpu:
+                observations = [o for o in observations if not (o.cpu and o.callee is None)]
+            context = advice.Context(patchers=frozenset(
+                spec.name for spec in _registry().ordered()))
+            found = aggregate(observations, attribution, context)
+        return [f for f in found if f.kind in _PER_TEST_KINDS and f not in self.consumed]
+
+
+def _registry() -> Any:
+    import patchkit
+
+    return patchkit.registry()
+
+
+def open_window(auditor: Any) -> Window:
+    """Start a window now; what blocked before this call is not in it."""
+    _cut()
+    auditor.sampler.samples.clear()
+    return Window(auditor, len(auditor.clock.blocks), len(auditor.events.observations),
+                  len(auditor.misbehavior.observations))
