@@ -52,6 +52,13 @@ def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu:
         return ("a blocking, unpatched socket connected on the hub's thread",
                 "create the socket after patch_all() through socket.socket (not a class "
                 "captured before patching)")
+    if obs.detail.startswith("spawned here"):
+        if callee is not None and callee.original:
+            return (f"a greenlet spawned here ran the original {name}, which blocks the hub",
+                    f"spawn the patched {name} (look it up after patch_all())")
+        what = f" ({name})" if name else ""
+        return (f"a greenlet spawned here held the hub in a function with no Python frame{what}",
+                f"spawn a cooperative function instead, or {_THREADPOOL}")
     holder = frame.module if frame else None
     root = (callee.expr or "").partition(".")[0] if callee else ""
     stale = context.stale.get((holder or "", root))

@@ -53,8 +53,8 @@ def late_patch_observations(imports: list[ImportRecord], refs: list[StaleRef],
             direct.setdefault(record.stack[-1], record.name)
     held: dict[FrameInfo, list[str]] = {}
     for ref in refs:
-        record = _record_for(ref.module, records) if ref.module != "__main__" else None
-        frame = _app_frame(record, attribution) if record is not None else None
+        found = _record_for(ref.module, records) if ref.module != "__main__" else None
+        frame = _app_frame(found, attribution) if found is not None else None
         if frame is not None:
             held.setdefault(frame, []).append(f"{ref.module}.{ref.name} ({ref.original})")
     ssl = records.get("ssl")

@@ -89,9 +89,9 @@ def _parse_call(code: types.CodeType, lasti: int) -> str | None:
     if not 0 <= index < len(positions):
         return None
     line, end_line, col, end_col = positions[index]
-    if None in (line, end_line, col, end_col):
+    if line is None or end_line is None or col is None or end_col is None:
         return None
-    lines = [linecache.getline(code.co_filename, n) for n in range(line, end_line + 1)]  # type: ignore[operator]
+    lines = [linecache.getline(code.co_filename, n) for n in range(line, end_line + 1)]
     if not lines or not lines[0]:
         return None
     lines[-1] = lines[-1].encode()[:end_col].decode(errors="replace")

@@ -117,6 +117,7 @@ def test_native_thread_started_before_patching(audit):
 
 @pytest.mark.skipif(sys.version_info < (3, 13), reason="time.sleep raises an audit event from 3.13")
 def test_short_original_sleep_is_named_by_its_audit_event(audit):
-    run = audit("stale_sleep.py", "--threshold", "1")
+    run = audit("--threshold", "1", "stale_sleep.py")
     block = only(run.findings("blocking"), function="nap")
     assert block["count"] == 3 and block["total_s"] == 0
+    assert block["callee"] == "time.sleep" and "import stale_helper" in block["fix"]

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import sys
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from ..frames import Callee, Stack, capture_stack
+from ..frames import Callee, Stack, call_expression, capture_stack
 from ..guard import in_auditor_work
 from . import Observation
 
@@ -108,6 +108,7 @@ class AuditEvents:
             callee, detail = Callee(_DNS[event], "socket", True), "DNS lookup on the hub's thread"
         else:
             callee, detail = Callee(_CALLS[event], event.partition(".")[0], True), event
+        callee = replace(callee, expr=call_expression(caller))
         self.observations.append(Observation(
             "blocking", capture_stack(caller), callee=callee, detail=detail,
             stretch=self.stretch_start()))

@@ -67,6 +67,8 @@ def _module_bindings(file: str) -> dict[str, int]:
         return {}
     bindings: dict[str, int] = {}
     for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt):
+            continue
         names: list[str] = []
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [(a.asname or a.name).partition(".")[0] for a in node.names]

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import greenlet
+import greenlet  # type: ignore[import-untyped]
 
 from ..frames import Stack, capture_stack
 from ..guard import AUDITOR_TIME
