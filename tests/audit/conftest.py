@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from services import postgres  # noqa: F401  (a real PostgreSQL for the driver test)
 
 TARGETS = Path(__file__).parent / "targets"
 ROOT = Path(__file__).resolve().parents[2]

@@ -121,3 +121,31 @@ def test_short_original_sleep_is_named_by_its_audit_event(audit):
     block = only(run.findings("blocking"), function="nap")
     assert block["count"] == 3 and block["total_s"] == 0
     assert block["callee"] == "time.sleep" and "import stale_helper" in block["fix"]
+
+
+def test_app_calling_straight_into_a_c_extension_names_callee_and_package(audit, postgres):
+    run = audit("psycopg2_query.py", postgres.dsn, "--blocking")
+    assert run.returncode == 0, run.stderr
+    block = only(run.findings("blocking"), function="query")
+    assert block["line"] == 17 and block["file"].endswith("psycopg2_query.py")
+    assert block["callee"] == "psycopg2.extensions.cursor.execute"
+    assert block["package"] == "psycopg2-binary"
+    assert 0.2 <= block["max_s"] < 2
+    assert 'patchkit.patch("psycopg2")' in block["fix"]
+
+
+def test_psycopg2_with_its_patcher_is_cooperative(audit, postgres):
+    run = audit("psycopg2_query.py", postgres.dsn)
+    assert run.returncode == 0, run.stderr
+    assert run.findings("blocking") == []
+
+
+def test_direct_gevent_patching_is_recognised(audit):
+    run = audit("gevent_direct.py")
+    assert "socket" in run.report["patched"] and not run.findings("unpatched")
+    stale = only(run.findings("stale-reference"), name="early_socket")
+    assert stale["module"] == "__main__" and stale["original"] == "socket.socket"
+    assert stale["line"] == 2
+    spawned = only(run.findings("blocking"), line=11)
+    assert spawned["max_s"] >= 0.05 and "spawned here" in spawned["message"]
+    only(run.findings("blocking"), line=12)

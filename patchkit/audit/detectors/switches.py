@@ -133,5 +133,5 @@ class SwitchClock:
         spawned = getattr(holder, "spawning_stack", None)
         runner = getattr(holder, "_run", None)
         if getattr(runner, "__self__", None) is holder:
-            runner = None  # gevent drops a finished greenlet's function; this is its own method
+            runner = None  # gevent drops a finished greenlet's function: callee unknown
         self.blocks.append(RawBlock(start, end, capture_stack(spawned), runner or "?"))
