@@ -26,19 +26,30 @@ class Context:
     Attributes:
         stale: ``(module, name) -> original`` for every stale reference found.
         patchers: Names of the patchers registered with patchkit.
+        imported: Known packages (see ``KNOWN_PACKAGES``) the target imported, as seen
+            by the post-import hooks.
     """
 
     stale: dict[tuple[str, str], str] = field(default_factory=dict)
     patchers: frozenset[str] = frozenset()
+    imported: frozenset[str] = frozenset()
 
 
-def _known(callee: Callee | None, package: str | None, frame: FrameInfo | None) -> str | None:
+def _known(callee: Callee | None, package: str | None, frame: FrameInfo | None,
+           context: Context) -> str | None:
     candidates = [callee.home if callee else None, frame.module if frame else None, package]
     for candidate in candidates:
         top = (candidate or "").partition(".")[0]
-        if top in KNOWN_PACKAGES:
+        if top in KNOWN_PACKAGES and top in context.imported:
             return top
     return None
+
+
+def _known_fix(package: str, context: Context) -> str:
+    if package in context.patchers:
+        return (f"enable the {package} patcher (patchkit.patch({package!r}), or leave it on in "
+                f"patch_all()); {KNOWN_PACKAGES[package]}")
+    return KNOWN_PACKAGES[package]
 
 
 def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu: bool,
@@ -76,9 +87,9 @@ def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu:
         return (f"an object of the original (unpatched) {kind} class blocked the hub",
                 f"create it after patch_all() through {kind} (not a class captured before "
                 "patching)")
-    known = _known(callee, package, frame)
+    known = _known(callee, package, frame, context)
     if known is not None:
-        return (f"a blocking call into {known} held the hub", KNOWN_PACKAGES[known])
+        return (f"a blocking call into {known} held the hub", _known_fix(known, context))
     if cpu or (callee is None and not obs.detail):
         return ("Python code ran without yielding to the hub", _CPU)
     if name:

@@ -187,7 +187,7 @@ class Auditor:
             observations = self._observations(attribution, target_file)
             context = advice.Context(
                 stale={(r.module, r.name): r.original for r in self.stale.found.values()},
-                patchers=_patcher_names())
+                patchers=_patcher_names(), imported=self.known.names())
             findings = aggregate(observations, attribution, context)
             return [f for f in findings if _wanted(f, self.config)]
 

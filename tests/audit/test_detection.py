@@ -131,7 +131,7 @@ def test_app_calling_straight_into_a_c_extension_names_callee_and_package(audit,
     assert block["callee"] == "psycopg2.extensions.cursor.execute"
     assert block["package"] == "psycopg2-binary"
     assert 0.2 <= block["max_s"] < 2
-    assert 'patchkit.patch("psycopg2")' in block["fix"]
+    assert "patchkit.patch('psycopg2')" in block["fix"]
 
 
 def test_psycopg2_with_its_patcher_is_cooperative(audit, postgres):

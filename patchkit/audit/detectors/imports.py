@@ -27,8 +27,7 @@ Origin = Literal["app", "stdlib", "engine", "third-party"]
 ENGINE = frozenset({"gevent", "greenlet", "patchkit", "zope", "wrapt"})
 
 KNOWN_PACKAGES: dict[str, str] = {
-    "psycopg2": "enable the psycopg2 patcher (patchkit.patch(\"psycopg2\")), which installs a "
-                "gevent wait callback, or use psycopg 3.1.14+",
+    "psycopg2": "its gevent wait callback makes queries cooperative; or use psycopg 3.1.14+",
     "MySQLdb": "mysqlclient cannot be made cooperative: use PyMySQL, or run the calls in "
                "gevent's threadpool",
     "grpc": "call grpc.experimental.gevent.init_gevent() after patch_all() and before "
@@ -139,3 +138,7 @@ class KnownImports:
     def _on_import(self, module: Any) -> None:
         if self.active:
             self.imported.setdefault(module.__name__, time.perf_counter())
+
+    def names(self) -> frozenset[str]:
+        """The known packages imported so far."""
+        return frozenset(self.imported)
