@@ -149,3 +149,10 @@ def test_direct_gevent_patching_is_recognised(audit):
     spawned = only(run.findings("blocking"), line=11)
     assert spawned["max_s"] >= 0.05 and "spawned here" in spawned["message"]
     only(run.findings("blocking"), line=12)
+
+
+def test_blocking_call_inside_a_hub_callback(audit):
+    run = audit("hub_switch.py")
+    finding = only(run.findings("misbehavior"))
+    assert finding["function"] == "in_the_hub" and finding["line"] == 10
+    assert "BlockingSwitchOutError in a hub callback" in finding["message"]

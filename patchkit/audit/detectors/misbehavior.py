@@ -110,11 +110,14 @@ class Misbehavior:
         wrapt.register_post_import_hook(self._wrap_hub, "gevent.hub")
 
     def _wrap_hub(self, module: Any) -> None:
+        import greenlet  # type: ignore[import-untyped]
         import wrapt
 
         def handle_error(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             if len(args) == 4:
-                self.record(args[1], args[2], args[3], "in a greenlet")
+                where = "in a greenlet" if isinstance(args[0], greenlet.greenlet) else \
+                    "in a hub callback"
+                self.record(args[1], args[2], args[3], where)
             return wrapped(*args, **kwargs)
 
         original = module.Hub.__dict__["handle_error"]
