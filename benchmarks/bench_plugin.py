@@ -1,0 +1,51 @@
+"""Overhead of the pytest plugin: ~500 quick cooperative tests with and without --patchkit.
+
+Run: python -m benchmarks.bench_plugin [--quick]
+Target: ratio <= 1.15 (issue 4), <= 1.10 (issue 6). Both sides run the same generated
+suite in a fresh pytest process, interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from ._common import PY, interleave, time_command
+
+TEST = """
+import time
+
+def test_{i}():
+    time.sleep(0)
+    assert sum(range(100)) == 4950
+"""
+
+
+def make_suite(folder: Path, count: int) -> None:
+    per_file = 50
+    for start in range(0, count, per_file):
+        body = "".join(TEST.format(i=i) for i in range(start, min(count, start + per_file)))
+        (folder / f"test_gen_{start:04d}.py").write_text(body)
+
+
+def main(argv: list[str] | None = None) -> float:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    rounds, count = (3, 200) if args.quick else (10, 500)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        make_suite(folder, count)
+        base = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:socket",
+                str(folder)]
+        result = interleave(f"pytest --patchkit ({count} tests)", "pytest",
+                            lambda: time_command(base), lambda: time_command([*base, "--patchkit"]),
+                            rounds, warmup=1)
+    print("pytest plugin overhead (whole pytest process)")
+    print(result.line())
+    return result.median_pairwise_ratio
+
+
+if __name__ == "__main__":
+    main()
