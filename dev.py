@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 STAMP = VENV / ".patchkit-installed"
-DEMO = ["-m", "patchkit.audit", "examples/blocking_app/app.py"]
+DEMO = ["-m", "patchkit.audit", "-m", "examples.blocking_app"]
 
 
 def _fingerprint() -> str:
