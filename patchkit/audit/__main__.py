@@ -8,6 +8,7 @@ and exit status 2, before the target runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import NoReturn
 
@@ -93,9 +94,12 @@ def parse(argv: list[str]) -> AuditConfig:
         target = parse_target(target_argv)
     except TargetError as exc:
         raise ConfigError(str(exc)) from None
-    if namespace.json is not None:
-        check_report_path(namespace.json)
-    return AuditConfig(target=target, threshold=namespace.threshold, json_path=namespace.json,
+    json_path = namespace.json
+    if json_path is not None:
+        check_report_path(json_path)
+        if json_path != "-":  # the target may chdir; the report goes where the user said
+            json_path = os.path.abspath(json_path)
+    return AuditConfig(target=target, threshold=namespace.threshold, json_path=json_path,
                        duration=namespace.duration, strict=namespace.strict,
                        include=tuple(namespace.include), exclude=tuple(namespace.exclude),
                        patch=namespace.patch, quiet=namespace.quiet)

@@ -253,6 +253,7 @@ def run(config: AuditConfig) -> int:
     Ends the process itself (by the same signal) when the target was stopped by
     SIGINT or SIGTERM, after the report is written.
     """
+    pid = os.getpid()
     auditor = Auditor(config)
     stopper = Stopper(config.duration, auditor.hub_ident)
     auditor.extra_idents = lambda: {stopper.ident} if stopper.ident else set()
@@ -261,8 +262,11 @@ def run(config: AuditConfig) -> int:
     try:
         code, interrupt = _run_observed(config, stopper)
     finally:
-        stopper.disarm()
-        auditor.stop()
+        if os.getpid() == pid:
+            stopper.disarm()
+            auditor.stop()
+    if os.getpid() != pid:
+        return code  # a forked child finishing the script: its parent reports
     from .report import Report
 
     try:

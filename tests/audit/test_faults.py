@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -99,8 +100,6 @@ def test_include_and_exclude(audit):
 def test_json_to_stdout(tmp_path):
     proc = subprocess.run(audit_command("--json", "-", "--quiet", "cpu_hog.py"), cwd=TARGETS,
                           capture_output=True, text=True, timeout=60)
-    import json
-
     report = json.loads(proc.stdout)
     assert report["schema"] == "patchkit.audit/1" and proc.stderr == ""
 
@@ -144,3 +143,10 @@ def test_terminal_report_is_plain_when_not_a_tty(audit):
     assert "your code" in run.stderr and "stale-reference" in run.stderr
     assert all(len(line) <= 80 for line in run.stderr.splitlines() if "Warning" not in line
                and not line.startswith("  patchkit.patch_all()"))
+
+
+def test_forked_child_does_not_write_the_report(audit):
+    run = audit("forks.py")
+    assert sorted(run.stdout.split()) == ["child", "parent"]
+    assert run.returncode == 0 and run.report["exit_code"] == 0
+    assert run.stderr.count("patchkit audit:") == 1
