@@ -150,3 +150,11 @@ def test_forked_child_does_not_write_the_report(audit):
     assert sorted(run.stdout.split()) == ["child", "parent"]
     assert run.returncode == 0 and run.report["exit_code"] == 0
     assert run.stderr.count("patchkit audit:") == 1
+
+
+def test_stdin_and_stdout_belong_to_the_target(tmp_path):
+    report = tmp_path / "r.json"
+    proc = subprocess.run(audit_command("--json", str(report), "stdin_echo.py"), cwd=TARGETS,
+                          input="hello\nworld\n", capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout == "HELLO\nWORLD\n"
+    assert json.loads(report.read_text())["findings"] == []
