@@ -17,11 +17,12 @@ from typing import Any, Iterable
 from . import advice
 from .detectors import Kind, Observation
 from .detectors.imports import Attribution
-from .detectors.sampler import Sample
+from .detectors.sampler import HubCallback, Sample, dominant_callee
 from .detectors.switches import RawBlock
 from .frames import Callee, FrameInfo, Stack
 
 __all__ = ["Finding", "StackFrame", "Site", "find_site", "blocks_to_observations",
+           "callback_observations",
            "merge_events", "aggregate"]
 
 
@@ -117,9 +118,10 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
         if taken:
             counts = Counter(_site_key(s, attribution) for s in taken)
             best = counts.most_common(1)[0][0]
-            sample = next(s for s in taken if _site_key(s, attribution) == best)
-            out.append(Observation("blocking", sample.stack, duration, sample.callee,
-                                   cpu=sample.cpu, stretch=block.start))
+            at_site = [s for s in taken if _site_key(s, attribution) == best]
+            callee = dominant_callee([None if s.cpu else s.callee for s in at_site])
+            out.append(Observation("blocking", at_site[0].stack, duration, callee,
+                                   cpu=callee is None, stretch=block.start))
         elif block.runner is not None:
             out.append(Observation("blocking", block.switch_out, duration,
                                    _runner_callee(block.runner, originals),
@@ -130,6 +132,15 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
                                    detail="yielded here after the block (no stack was "
                                           "sampled while it lasted)", stretch=block.start))
     return out
+
+
+def callback_observations(callbacks: Iterable[HubCallback],
+                          threshold: float) -> list[Observation]:
+    """Blocks inside hub callbacks (``link`` callbacks, watchers), timed from samples."""
+    return [Observation("blocking", cb.stack, cb.end - cb.start, cb.callee,
+                        detail="in a hub callback; duration from samples",
+                        cpu=cb.callee is None, stretch=cb.start)
+            for cb in callbacks if cb.end - cb.start - cb.run_delay > threshold]
 
 
 def _runner_callee(runner: Any, originals: frozenset[int]) -> Callee | None:

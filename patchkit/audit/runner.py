@@ -193,11 +193,12 @@ class Auditor:
 
     def _observations(self, attribution: Attribution, target_file: str | None) -> list[Observation]:
         from . import collect
-        from .findings import blocks_to_observations, merge_events
+        from .findings import blocks_to_observations, callback_observations, merge_events
 
         timed = blocks_to_observations(self.clock.blocks, self.sampler.samples,
                                        self.config.threshold, attribution,
                                        self.watch.original_ids, self.sampler.delays)
+        timed += callback_observations(self.sampler.hub_callbacks, self.config.threshold)
         observations = merge_events(timed, self.events.observations, attribution)
         refs = list(self.stale.found.values())
         observations += collect.stale_observations(refs)

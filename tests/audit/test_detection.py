@@ -156,3 +156,11 @@ def test_blocking_call_inside_a_hub_callback(audit):
     finding = only(run.findings("misbehavior"))
     assert finding["function"] == "in_the_hub" and finding["line"] == 10
     assert "BlockingSwitchOutError in a hub callback" in finding["message"]
+
+
+def test_slow_link_callback_runs_in_the_hub_and_is_still_found(audit):
+    run = audit("slow_link.py")
+    block = only(run.findings("blocking"))
+    assert block["function"] == "on_done" and block["line"] == 13
+    assert 0.1 <= block["max_s"] < 1.0  # estimated from samples, to within a period
+    assert "CPU" in block["fix"]

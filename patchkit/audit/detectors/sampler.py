@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import types
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -23,10 +24,23 @@ from ..frames import Callee, Stack, capture_stack, current_frames, resolve_calle
 from .schedstat import RunDelay
 from .switches import RawBlock
 
-__all__ = ["Sample", "Sampler", "original_thread_api"]
+__all__ = ["HubCallback", "Sample", "Sampler", "dominant_callee", "original_thread_api"]
 
 _MAX_SAMPLES_PER_STRETCH = 64
 _MAX_STRETCHES = 20_000
+_GIL_BUSY = 0.003  # the GIL is handed over after sys.getswitchinterval() (5 ms)
+
+
+@dataclass(frozen=True, slots=True)
+class HubCallback:
+    """Python code the hub itself ran (a ``link`` callback, a watcher callback) for
+    about ``end - start`` seconds: estimated from samples, to within one period."""
+
+    start: float
+    end: float
+    stack: Stack
+    callee: Callee | None
+    run_delay: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +51,21 @@ class Sample:
     stack: Stack
     callee: Callee | None
     cpu: bool
+
+
+def dominant_callee(callees: list[Callee | None]) -> Callee | None:
+    """The callee seen in most samples; None when most samples ran bytecode (CPU work).
+
+    A CPU loop that calls a cheap builtin (``time.perf_counter()``) is caught inside it
+    now and then; only a callee present in most samples is what the code waited in.
+    """
+    if not callees:
+        return None
+    counts = Counter(c.name if c is not None else None for c in callees)
+    name, seen = counts.most_common(1)[0]
+    if name is None or seen * 2 <= len(callees):
+        return None
+    return next(c for c in callees if c is not None and c.name == name)
 
 
 def original_thread_api() -> tuple[Callable[..., Any], Callable[[], Any], Callable[[], int]]:
@@ -66,6 +95,8 @@ class Sampler:
         self.blocks = blocks if blocks is not None else []
         self.run_delay = RunDelay(hub_native_id) if hub_native_id is not None else None
         self.delays: dict[float, float] = {}
+        self.hub_callbacks: list[HubCallback] = []
+        self._callback: tuple[Any, float, float, Stack, list[Callee | None]] | None = None
         self._annotated = 0
         self.stretch_start = stretch_start
         self.period = period
@@ -100,6 +131,7 @@ class Sampler:
         self._done_lock.acquire(True, 1.0)
         self._stop_lock = None
         self.tick()
+        self._close_callback()
         if self.run_delay is not None:
             self.run_delay.close()
 
@@ -107,10 +139,16 @@ class Sampler:
         self.ident = self._get_ident()
         stop = self._stop_lock
         try:
-            while not stop.acquire(True, self.period):
+            while True:
+                before = time.perf_counter()
+                if stop.acquire(True, self.period):
+                    break
+                # Late by more than a few ms: the hub thread held the GIL, so it
+                # was running bytecode (CPU work), not waiting in a call that released it.
+                busy = time.perf_counter() - before - self.period > _GIL_BUSY
                 try:
                     self.tick()
-                    self.sample()
+                    self.sample(busy)
                 except Exception:  # a frame vanished mid-read; the next sample will do
                     pass
         finally:
@@ -132,14 +170,22 @@ class Sampler:
                 self.delays[block.start] = delay
             self._annotated += 1
 
-    def sample(self) -> None:
-        """Take one sample if the hub thread is in an overdue, non-idle stretch."""
+    def sample(self, busy: bool = False) -> None:
+        """Take one sample if the hub thread is in an overdue, non-idle stretch.
+
+        *busy* says the hub's thread held the GIL when this thread woke (CPU work).
+        """
         start = self.stretch_start()
         if time.perf_counter() - start < self.min_age:
             return
         frame = current_frames().get(self.hub_ident)
-        if frame is None or self._hub_idle(frame):
+        if frame is None:
             return
+        above_hub = self._above_hub_run(frame)
+        if above_hub is not None:
+            self._hub_callback(frame, above_hub, busy)
+            return
+        self._close_callback()
         callee = resolve_callee(frame, self.originals())
         stack = capture_stack(frame)
         if self.stretch_start() != start:
@@ -150,12 +196,40 @@ class Sampler:
                 return
             bucket = self.samples[start] = []
         if len(bucket) < _MAX_SAMPLES_PER_STRETCH:
-            bucket.append(Sample(time.perf_counter(), stack, callee, callee is None))
+            bucket.append(Sample(time.perf_counter(), stack, callee, busy or callee is None))
 
-    def _hub_idle(self, frame: types.FrameType) -> bool:
-        # The hub waiting in its loop shows one Python frame, Hub.run; a hub callback
-        # running Python code shows frames above it (not attributed to a greenlet).
+    def _above_hub_run(self, frame: types.FrameType) -> types.FrameType | bool | None:
+        """None when a greenlet runs; else the frame the hub is running above Hub.run
+        (a callback), or True when the hub is idle in its loop (Hub.run alone)."""
+        above: types.FrameType | None = None
         bottom = frame
         while bottom.f_back is not None:
-            bottom = bottom.f_back
-        return bottom.f_code is self._hub_run
+            above, bottom = bottom, bottom.f_back
+        if bottom.f_code is not self._hub_run:
+            return None
+        return above if above is not None else True
+
+    def _hub_callback(self, frame: types.FrameType, above: types.FrameType | bool,
+                      busy: bool) -> None:
+        now = time.perf_counter()
+        key = (id(above), above.f_code) if not isinstance(above, bool) else None
+        current = self._callback
+        callee = None if busy else resolve_callee(frame, self.originals())
+        if current is not None and current[0] == key:
+            callees = current[4][-_MAX_SAMPLES_PER_STRETCH:] + [callee]
+            self._callback = (key, current[1], now, capture_stack(frame), callees)
+            return
+        self._close_callback()
+        if key is not None:
+            self._callback = (key, now, now, capture_stack(frame), [callee])
+
+    def _close_callback(self) -> None:
+        current, self._callback = self._callback, None
+        if current is None:
+            return
+        _, first, last, stack, callees = current
+        start, end = first - self.period / 2, last + self.period / 2
+        if end - start > 2 * self.min_age:
+            delay = self.run_delay.within(start, end) if self.run_delay is not None else None
+            self.hub_callbacks.append(HubCallback(start, end, stack, dominant_callee(callees),
+                                                  delay or 0.0))
