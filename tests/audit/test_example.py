@@ -1,0 +1,24 @@
+"""The bundled example (the README's first command) shows each finding kind, and no noise."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from .conftest import ROOT, audit_command, only
+
+
+def test_bundled_example(tmp_path):
+    report = tmp_path / "report.json"
+    proc = subprocess.run(audit_command("--json", str(report), "-m", "examples.blocking_app"),
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "served 400 echoes\n"
+    findings = json.loads(report.read_text())["findings"]
+    assert sorted(f["kind"] for f in findings) == [
+        "blocking", "blocking", "blocking", "late-patch", "misbehavior", "stale-reference"]
+    only(findings, kind="blocking", function="pause", callee="time.sleep", count=3)
+    only(findings, kind="blocking", function="checksum", callee=None)
+    only(findings, kind="blocking", function="native_job", callee="ctypes.CDLL.usleep")
+    only(findings, kind="stale-reference", module="examples.blocking_app.helpers", name="sleep")
+    assert all(f["package"] is None for f in findings)
