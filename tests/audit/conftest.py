@@ -54,7 +54,12 @@ def start_audit(tmp_path: Path, *args: str, json_report: bool = True) -> tuple[s
 
 
 def finish(proc: subprocess.Popen[str], report: Path, timeout: float = 60) -> AuditRun:
-    stdout, stderr = proc.communicate(timeout=timeout)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # leave no audited process behind
+        proc.communicate()
+        raise
     data = json.loads(report.read_text()) if report.exists() else None
     return AuditRun(proc.returncode, stdout, stderr, data)
 
