@@ -106,9 +106,14 @@ def parse(argv: list[str]) -> AuditConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, then hand over to the runner."""
+    """Entry point: parse, then hand over to the runner (or the static scan for --static)."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--static"]:
+        from patchkit.static import main as static_main
+
+        return static_main(args[1:], prog=f"{PROG} --static")
     try:
-        config = parse(sys.argv[1:] if argv is None else argv)
+        config = parse(args)
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
