@@ -136,22 +136,28 @@ class Sampler:
             self.run_delay.close()
 
     def _run(self) -> None:
+        import threading
+
         self.ident = self._get_ident()
+        own = RunDelay(threading.get_native_id())
         stop = self._stop_lock
         try:
             while True:
-                before = time.perf_counter()
+                before, queued = time.perf_counter(), own.read() or 0.0
                 if stop.acquire(True, self.period):
                     break
-                # Late by more than a few ms: the hub thread held the GIL, so it
-                # was running bytecode (CPU work), not waiting in a call that released it.
-                busy = time.perf_counter() - before - self.period > _GIL_BUSY
+                # Late by more than a few ms, not counting time the OS kept this thread
+                # off the CPU: the hub's thread held the GIL, so it was running bytecode
+                # (CPU work), not waiting in a call that released the GIL.
+                late = time.perf_counter() - before - self.period
+                busy = late - ((own.read() or 0.0) - queued) > _GIL_BUSY
                 try:
                     self.tick()
                     self.sample(busy)
                 except Exception:  # a frame vanished mid-read; the next sample will do
                     pass
         finally:
+            own.close()
             self._done_lock.release()
 
     def tick(self) -> None:

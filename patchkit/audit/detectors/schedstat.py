@@ -37,16 +37,21 @@ class RunDelay:
         """Whether the kernel reports run delay for the thread."""
         return self._fd is not None
 
+    def read(self) -> float | None:
+        """The thread's total run delay so far, in seconds (None if unavailable)."""
+        if self._fd is None:
+            return None
+        try:
+            return int(os.pread(self._fd, 128, 0).split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            self.close()
+            return None
+
     def tick(self, now: float, keep_since: float) -> None:
         """Record the thread's run delay at *now*; forget entries before *keep_since*
         (except the last one before it, which bounds a stretch that began then)."""
-        if self._fd is None:
-            return
-        try:
-            fields = os.pread(self._fd, 128, 0).split()
-            delay = int(fields[1]) / 1e9
-        except (OSError, IndexError, ValueError):
-            self.close()
+        delay = self.read()
+        if delay is None:
             return
         self._times.append(now)
         self._delays.append(delay)
