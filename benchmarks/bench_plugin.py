@@ -13,19 +13,21 @@ from pathlib import Path
 
 from ._common import PY, interleave, time_command
 
+# Quick cooperative tests, as in a gevent project's suite: both sides import gevent and run
+# a greenlet (no time.sleep(0): a real syscall unpatched, a cheap yield patched -- that would
+# flatter the plugin).
+HEADER = "import gevent\n"
 TEST = """
-import time
-
 def test_{i}():
-    time.sleep(0)
-    assert sum(range(100)) == 4950
+    assert gevent.spawn(sum, range(100)).get() == 4950
 """
 
 
 def make_suite(folder: Path, count: int) -> None:
     per_file = 50
     for start in range(0, count, per_file):
-        body = "".join(TEST.format(i=i) for i in range(start, min(count, start + per_file)))
+        body = HEADER + "".join(
+            TEST.format(i=i) for i in range(start, min(count, start + per_file)))
         (folder / f"test_gen_{start:04d}.py").write_text(body)
 
 

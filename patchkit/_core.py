@@ -51,6 +51,7 @@ class _State:
     hooked: set[str] = field(default_factory=set)
     listeners: list[Any] = field(default_factory=list)
     applying: bool = False
+    reconciled_size: int = -1
     discovered: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -94,8 +95,14 @@ def _reconcile() -> list[Swap]:
     """Record swaps gevent.monkey made without patchkit (read from ``gevent.monkey.saved``)."""
     if _state.applying:
         return []
+    saved = _gevent.saved_originals()
+    # gevent's record only grows while patched; an unchanged size means nothing new.
+    size = sum(map(len, saved.values()))
+    if size == _state.reconciled_size:
+        return []
+    _state.reconciled_size = size
     new = []
-    for module_name, originals in _gevent.saved_originals().items():
+    for module_name, originals in saved.items():
         module = sys.modules.get(module_name)
         for attr, original in list(originals.items()):
             if _state.ledger.find(module_name, attr) is None:
@@ -283,6 +290,7 @@ def _undo_patcher(name: str) -> list[Swap]:
     applied = _state.applied.pop(name, None)
     if applied is None:
         return []
+    _state.reconciled_size = -1
     undone = _state.ledger.undo(applied.mark)
     if applied.undo is not None:
         applied.undo()
@@ -317,6 +325,7 @@ def unpatch_all() -> list[Swap]:
                 applied_patcher.undo()
         _state.applied.clear()
         _state.deferred.clear()
+        _state.reconciled_size = -1
         _state.first_flags = None
         _gevent.forget_flags()
         if undone:

@@ -9,6 +9,7 @@ bookkeeping between tests outside every window.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ class Window:
     blocks: int
     events: int
     misbehavior: int
+    cpu0: float = field(default_factory=time.thread_time)
     consumed: list[Finding] = field(default_factory=list)
 
     def findings(self, cpu: bool = False) -> list[Finding]:
@@ -53,7 +55,7 @@ class Window:
                 and len(auditor.misbehavior.observations) == self.misbehavior):
             return []  # the common case: nothing seen, nothing to aggregate
         with auditor_work():
-            attribution = Attribution()
+            attribution = _attribution()
             timed = blocks_to_observations(auditor.clock.blocks[self.blocks:],
                                            auditor.sampler.samples,
                                            auditor.config.threshold, attribution)
@@ -61,11 +63,36 @@ class Window:
                                         attribution)
             observations += auditor.misbehavior.observations[self.misbehavior:]
             if not cpu:
-                observations = [o for o in observations if not (o.cpu and o.callee is None)]
+                observations = _without_cpu_work(observations, time.thread_time() - self.cpu0)
             context = advice.Context(patchers=frozenset(
                 spec.name for spec in _registry().ordered()))
             found = aggregate(observations, attribution, context)
         return [f for f in found if f.kind in _PER_TEST_KINDS and f not in self.consumed]
+
+
+def _without_cpu_work(observations: list[Any], cpu_used: float) -> list[Any]:
+    """Drop blocks that were Python computing, keep the waits.
+
+    A block with no sampled callee reads as CPU work; but when the sampler thread was
+    starved (a loaded machine) a sleep looks the same. The thread's CPU time over the
+    window tells them apart: if it used less than half the unexplained blocked time,
+    those blocks were waiting, not computing, and they stay.
+    """
+    unexplained = [o for o in observations if o.cpu and o.callee is None]
+    blocked = sum(o.duration or 0.0 for o in unexplained)
+    if not unexplained or cpu_used < 0.5 * blocked:
+        return observations
+    return [o for o in observations if not (o.cpu and o.callee is None)]
+
+
+_ATTRIBUTION: list[Attribution] = []
+
+
+def _attribution() -> Attribution:
+    """One Attribution for the session: reading installed distributions costs ~0.1 s."""
+    if not _ATTRIBUTION:
+        _ATTRIBUTION.append(Attribution())
+    return _ATTRIBUTION[0]
 
 
 def _registry() -> Any:

@@ -68,22 +68,34 @@ def allowed(finding: Finding, item: pytest.Item, ini_rules: tuple[str, ...]) -> 
 def reverted_patches(plugin: Any) -> list[str]:
     """Patches another plugin undid during this test (pytest-socket restores socket.socket
     after every test); each is put back and reported once."""
-    import patchkit
-
     problems = []
-    for swap in patchkit.ledger():
-        if swap.restore is not None or swap.replacement is patchkit.MISSING:
+    for module, swap in _watched(plugin):
+        current = getattr(module, swap.attribute, swap.replacement)
+        if current is swap.replacement or current is not swap.original:
             continue
-        module = sys.modules.get(swap.module)
-        current = getattr(module, swap.attribute, patchkit.MISSING)
-        if current is swap.replacement or swap.key in plugin.reverted:
-            continue
-        if current is swap.original:
+        if swap.key not in plugin.reverted:
             plugin.reverted.add(swap.key)
-            setattr(module, swap.attribute, swap.replacement)
             problems.append(
                 f"{swap.module}.{swap.attribute} was restored to the unpatched original "
                 "during this test by something other than patchkit (pytest-socket does this "
                 "after every test; run with -p no:socket). patchkit put the patch back; "
                 "tests before this point may have run unpatched.")
+        setattr(module, swap.attribute, swap.replacement)
     return problems
+
+
+def _watched(plugin: Any) -> list[tuple[Any, Any]]:
+    """``(module, swap)`` for every attribute swap in force, rebuilt when the ledger changes
+    (this runs after every test, so it must not walk the ledger each time)."""
+    import patchkit
+
+    cache = plugin.__dict__.setdefault("_watched_cache", {})
+    count = len(patchkit.applied()) + len(patchkit.pending())
+    if cache.get("count") != count:
+        cache["count"] = count
+        cache["pairs"] = [
+            (sys.modules[s.module], s) for s in patchkit.ledger()
+            if s.restore is None and s.replacement is not patchkit.MISSING
+            and s.module in sys.modules]
+    pairs: list[tuple[Any, Any]] = cache["pairs"]
+    return pairs
