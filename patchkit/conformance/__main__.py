@@ -13,19 +13,19 @@ import argparse
 import datetime
 import os
 import sys
+import tempfile
 import time
 from importlib import metadata
 
 from rich.console import Console
 
-from ..audit.atomic import write_atomic
 from ._runner import RunOptions, run_all
 from .known import divergences, load_known
 from .model import COLUMNS, ColumnRun, Report, counts, to_json
 from .render import render_markdown, render_rich
 from .suites import DEFAULT_MODULES, DEFAULT_RESOURCES, QUICK
 
-__all__ = ["main", "patchkit_worse"]
+__all__ = ["main", "patchkit_worse", "write_atomic"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,6 +75,20 @@ def patchkit_worse(report: Report) -> list[str]:
         if a["passed"] < b["passed"] or a["hung"] + a["crashed"] > b["hung"] + b["crashed"]:
             worse.append(module)
     return worse
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write *text* to *path* whole or not at all (a temporary file, then ``os.replace``)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(prefix=".patchkit-conformance-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
 
 
 def _emit(report: Report, args: argparse.Namespace, console: Console) -> None:
