@@ -9,6 +9,8 @@ bookkeeping between tests outside every window.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +41,7 @@ class Window:
     events: int
     misbehavior: int
     cpu0: float = field(default_factory=time.thread_time)
+    delay0: float = field(default_factory=lambda: _run_delay())
     consumed: list[Finding] = field(default_factory=list)
 
     def findings(self, cpu: bool = False) -> list[Finding]:
@@ -63,20 +66,41 @@ class Window:
                                         attribution)
             observations += auditor.misbehavior.observations[self.misbehavior:]
             if not cpu:
-                observations = _without_cpu_work(observations, time.thread_time() - self.cpu0)
+                not_waiting = time.thread_time() - self.cpu0 + _run_delay() - self.delay0
+                observations = _without_cpu_work(observations, not_waiting)
             context = advice.Context(patchers=frozenset(
                 spec.name for spec in _registry().ordered()))
             found = aggregate(observations, attribution, context)
-        return [f for f in found if f.kind in _PER_TEST_KINDS and f not in self.consumed]
+        return [f for f in found if f.kind in _PER_TEST_KINDS and f not in self.consumed
+                and not _is_harness(f)]
+
+
+_HARNESS_PACKAGES = frozenset({"pytest", "pluggy", "pytest-xdist", "execnet", "patchkit"})
+_OUR_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _is_harness(finding: Finding) -> bool:
+    """A stretch of pytest's (or this plugin's) own work inside the window, not the test's."""
+    return (finding.package in _HARNESS_PACKAGES
+            or (finding.file or "").startswith(_OUR_DIR))
+
+
+def _run_delay() -> float:
+    """Seconds this thread has spent runnable but not running (Linux schedstat), else 0."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _without_cpu_work(observations: list[Any], cpu_used: float) -> list[Any]:
     """Drop blocks that were Python computing, keep the waits.
 
     A block with no sampled callee reads as CPU work; but when the sampler thread was
-    starved (a loaded machine) a sleep looks the same. The thread's CPU time over the
-    window tells them apart: if it used less than half the unexplained blocked time,
-    those blocks were waiting, not computing, and they stay.
+    starved (a loaded machine) a sleep looks the same. The thread's CPU time plus the time
+    the OS kept it waiting for a CPU (*cpu_used*) tells them apart: if that is less than
+    half the unexplained blocked time, those blocks were waiting on something, and stay.
     """
     unexplained = [o for o in observations if o.cpu and o.callee is None]
     blocked = sum(o.duration or 0.0 for o in unexplained)
