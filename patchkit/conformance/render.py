@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .model import COLUMNS, OUTCOMES, ColumnRun, Report, counts
+from .model import COLUMNS, OUTCOMES, ColumnRun, Divergence, Report, counts
 
-__all__ = ["render_rich", "render_markdown", "short_id"]
+__all__ = ["render_rich", "render_markdown", "short_id", "merged_divergences"]
 
 _HEAD = ("run",) + OUTCOMES
 _STYLE = {"failed": "red", "errored": "red", "hung": "magenta", "crashed": "bold red"}
@@ -42,6 +42,24 @@ def _matrix_rows(report: Report) -> list[tuple[str, str, dict[str, int], ColumnR
     return rows
 
 
+def merged_divergences(report: Report) -> list[tuple[Divergence, str]]:
+    """Divergences with the columns that show them; identical ones in both columns merge.
+
+    Returns:
+        ``(divergence, "gevent" | "patchkit" | "both")`` in report order.
+    """
+    seen: dict[tuple[str, str, str, str], int] = {}
+    rows: list[tuple[Divergence, str]] = []
+    for d in report.divergences:
+        key = (d.test_id, d.unpatched, d.outcome, d.cause)
+        if key in seen and rows[seen[key]][0].column != d.column:
+            rows[seen[key]] = (rows[seen[key]][0], "both")
+            continue
+        seen[key] = len(rows)
+        rows.append((d, d.column))
+    return rows
+
+
 def render_rich(report: Report, console: Console) -> None:
     """Print the matrix, the divergences and any abnormal subprocess endings."""
     console.print(f"[bold]patchkit conformance[/bold]: {escape(_header(report))}")
@@ -58,8 +76,8 @@ def render_rich(report: Report, console: Console) -> None:
     if report.divergences:
         diff = Table("module", "test", "column", "unpatched → patched", "cause", "owner",
                      title="outcomes that differ from unpatched")
-        for d in report.divergences:
-            diff.add_row(d.module, escape(short_id(d.module, d.test_id)), d.column,
+        for d, columns in merged_divergences(report):
+            diff.add_row(d.module, escape(short_id(d.module, d.test_id)), columns,
                          f"{d.unpatched} → {d.outcome}", escape(d.cause), d.owner)
         console.print(diff)
     else:
@@ -84,7 +102,7 @@ def render_markdown(report: Report) -> str:
                      + f" | {run.restarts} | {run.wall_time:.0f} s |")
     lines += ["", "| module | test | column | unpatched → patched | cause | owner |",
               "|---|---|---|---|---|---|"]
-    for d in report.divergences:
-        lines.append(f"| {d.module} | `{_md_cell(short_id(d.module, d.test_id))}` | {d.column} "
+    for d, columns in merged_divergences(report):
+        lines.append(f"| {d.module} | `{_md_cell(short_id(d.module, d.test_id))}` | {columns} "
                      f"| {d.unpatched} → {d.outcome} | {_md_cell(d.cause)} | {d.owner} |")
     return "\n".join(lines) + "\n"

@@ -85,3 +85,18 @@ def test_rich_and_markdown_show_the_same_matrix_and_divergences() -> None:
         assert needle in text and needle in markdown
     assert "| test_select | patchkit | 2 | 1 | 0 | 0 | 0 | 1 | 0 | 1 | 2 s |" in markdown
     assert "killed by SIGKILL" in text
+
+
+def test_a_divergence_shared_by_both_columns_is_one_row() -> None:
+    report = _report()
+    report.runs[2] = report.runs[1].__class__(
+        "test_select", "patchkit", list(report.runs[1].outcomes))
+    report.divergences = divergences(report, load_known("""
+        [[divergence]]
+        test = "*test_disallow_instantiation"
+        owner = "gevent"
+        cause = "shared"
+    """))
+    assert len(report.divergences) == 2
+    assert "| `SelectTestCase.test_disallow_instantiation` | both | passed → failed | shared" \
+        in render_markdown(report)
