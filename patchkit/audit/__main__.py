@@ -14,12 +14,14 @@ from typing import NoReturn
 
 from patchkit._run import TargetError, parse_target
 
-from .config import DEFAULT_THRESHOLD, AuditConfig, ConfigError, check_report_path
+from .config import (DEFAULT_THRESHOLD, AuditConfig, ConfigError, RenderConfig,
+                     check_report_path)
 
 PROG = "python -m patchkit.audit"
 
 # Options and how many values each takes; used to find where the target starts.
 _ARITY = {"--threshold": 1, "--json": 1, "--duration": 1, "--include": 1, "--exclude": 1,
+          "--html": 1, "--sarif": 1, "--render": 1,
           "--strict": 0, "--patch": 0, "--quiet": 0, "-q": 0, "-h": 0, "--help": 0}
 
 
@@ -61,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="leave these packages out (comma-separated; 'app' = your code)")
     parser.add_argument("--patch", action="store_true",
                         help="call patchkit.patch_all() before running the target")
+    parser.add_argument("--html", metavar="PATH",
+                        help="write a self-contained HTML report (timeline, table, profile)")
+    parser.add_argument("--sarif", metavar="PATH", help="write a SARIF 2.1.0 log for code scanning")
+    parser.add_argument("--render", metavar="REPORT_JSON",
+                        help="run nothing: re-render a saved --json report (with --html/--sarif)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no terminal report")
     return parser
 
@@ -81,8 +88,28 @@ def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv[:index], argv[index:]
 
 
-def parse(argv: list[str]) -> AuditConfig:
-    """Parse and validate the command line into an AuditConfig.
+def _output(path: str | None, option: str) -> str | None:
+    if path is None:
+        return None
+    if path == "-":
+        raise ConfigError(f"{option} needs a file path (- is only for --json)")
+    check_report_path(path, option)
+    return os.path.abspath(path)  # the target may chdir; the file goes where the user said
+
+
+def _render(namespace: argparse.Namespace, target_argv: list[str]) -> RenderConfig:
+    if target_argv:
+        raise ConfigError("--render runs nothing: drop the target")
+    if namespace.json is not None:
+        raise ConfigError("--render reads a JSON report; use --html/--sarif to write others")
+    if not os.path.isfile(namespace.render):
+        raise ConfigError(f"--render {namespace.render}: no such file")
+    return RenderConfig(namespace.render, _output(namespace.html, "--html"),
+                        _output(namespace.sarif, "--sarif"), os.getcwd(), namespace.quiet)
+
+
+def parse(argv: list[str]) -> AuditConfig | RenderConfig:
+    """Parse and validate the command line into an AuditConfig (a RenderConfig for --render).
 
     Raises:
         ConfigError: with a one-line message for the user.
@@ -90,6 +117,8 @@ def parse(argv: list[str]) -> AuditConfig:
     options, target_argv = split_argv(argv)
     parser = build_parser()
     namespace = parser.parse_args(options)
+    if namespace.render is not None:
+        return _render(namespace, target_argv)
     try:
         target = parse_target(target_argv)
     except TargetError as exc:
@@ -102,7 +131,9 @@ def parse(argv: list[str]) -> AuditConfig:
     return AuditConfig(target=target, threshold=namespace.threshold, json_path=json_path,
                        duration=namespace.duration, strict=namespace.strict,
                        include=tuple(namespace.include), exclude=tuple(namespace.exclude),
-                       patch=namespace.patch, quiet=namespace.quiet)
+                       patch=namespace.patch, quiet=namespace.quiet,
+                       html_path=_output(namespace.html, "--html"),
+                       sarif_path=_output(namespace.sarif, "--sarif"), root=os.getcwd())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    if isinstance(config, RenderConfig):
+        from .saved import render_saved
+
+        return render_saved(config, PROG)
     from .runner import run
 
     return run(config)

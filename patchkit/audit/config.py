@@ -11,13 +11,13 @@ process for on a loaded machine, which would otherwise read as noise.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 
 from patchkit._run import Target
 
-__all__ = ["DEFAULT_THRESHOLD", "AuditConfig", "ConfigError", "check_report_path",
+from .atomic import check_writable
+
+__all__ = ["DEFAULT_THRESHOLD", "AuditConfig", "RenderConfig", "ConfigError", "check_report_path",
            "STRICT_EXIT_CODE"]
 
 DEFAULT_THRESHOLD = 0.020
@@ -43,6 +43,9 @@ class AuditConfig:
         exclude: Leave these packages out.
         patch: Call ``patchkit.patch_all()`` before running the target.
         quiet: No terminal report.
+        html_path: Where to write the HTML report, or None.
+        sarif_path: Where to write the SARIF log, or None.
+        root: The project root SARIF paths are made relative to (the starting cwd).
     """
 
     target: Target
@@ -54,9 +57,30 @@ class AuditConfig:
     exclude: tuple[str, ...] = ()
     patch: bool = False
     quiet: bool = False
+    html_path: str | None = None
+    sarif_path: str | None = None
+    root: str | None = None
 
 
-def check_report_path(path: str) -> None:
+@dataclass(frozen=True)
+class RenderConfig:
+    """Re-render a saved JSON report (``--render``): nothing is run.
+
+    Attributes:
+        source: The ``--json`` report to read.
+        html_path, sarif_path: Files to write (absolute), or None.
+        root: The project root SARIF paths are made relative to.
+        quiet: No terminal report.
+    """
+
+    source: str
+    html_path: str | None = None
+    sarif_path: str | None = None
+    root: str | None = None
+    quiet: bool = False
+
+
+def check_report_path(path: str, option: str = "--json") -> None:
     """Make sure a report can be written to *path*, by creating a file beside it.
 
     Raises:
@@ -64,16 +88,6 @@ def check_report_path(path: str) -> None:
     """
     if path == "-":
         return
-    if os.path.isdir(path):
-        raise ConfigError(f"--json {path}: is a directory, not a file")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ConfigError(f"--json {path}: folder {folder} does not exist")
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        raise ConfigError(f"--json {path}: file is not writable")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".patchkit-audit-", dir=folder)
-    except OSError as exc:
-        raise ConfigError(f"--json {path}: cannot write in {folder} ({exc.strerror})") from None
-    os.close(fd)
-    os.unlink(probe)
+    problem = check_writable(option, path)
+    if problem is not None:
+        raise ConfigError(problem)

@@ -21,7 +21,7 @@ from .detectors.sampler import HubCallback, Sample, dominant_callee
 from .detectors.switches import RawBlock
 from .frames import Callee, FrameInfo, Stack
 
-__all__ = ["Finding", "StackFrame", "Site", "find_site", "blocks_to_observations",
+__all__ = ["Finding", "StackFrame", "HubBlock", "EVENTS_PER_FINDING", "Site", "find_site", "blocks_to_observations",
            "callback_observations",
            "merge_events", "aggregate"]
 
@@ -33,6 +33,19 @@ class StackFrame:
     file: str
     line: int
     function: str
+
+
+# Enough for a timeline to show a busy site's rhythm; a site that blocked more often
+# keeps its longest blocks and counts the rest, so a report stays a few MB at most.
+EVENTS_PER_FINDING = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class HubBlock:
+    """One timed hub block: seconds from the start of the run, and how long it lasted."""
+
+    start_s: float
+    duration_s: float
 
 
 @dataclass(slots=True)
@@ -57,6 +70,8 @@ class Finding:
     stack: list[StackFrame]
     message: str
     fix: str | None
+    events: list[HubBlock] = field(default_factory=list)
+    events_omitted: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as a JSON-ready dict, keys in contract order."""
@@ -68,6 +83,9 @@ class Finding:
             "stack": [{"file": f.file, "line": f.line, "function": f.function}
                       for f in self.stack],
             "message": self.message, "fix": self.fix,
+            "events": [{"start_s": round(e.start_s, 6), "duration_s": round(e.duration_s, 6)}
+                       for e in self.events],
+            "events_omitted": self.events_omitted,
         }
 
 
@@ -202,11 +220,16 @@ class _Group:
     longest: float = -1.0
     stack: Stack = ()
     cpu_votes: list[bool] = field(default_factory=list)
+    events: list[HubBlock] = field(default_factory=list)
 
 
 def aggregate(observations: Iterable[Observation], attribution: Attribution,
-              context: advice.Context) -> list[Finding]:
-    """One Finding per (kind, site, callee, stale binding), sorted by total time."""
+              context: advice.Context, origin: float = 0.0) -> list[Finding]:
+    """One Finding per (kind, site, callee, stale binding), sorted by total time.
+
+    Timed blocks keep their start relative to *origin* (the run's perf_counter start)
+    in ``Finding.events``.
+    """
     groups: dict[tuple[Any, ...], _Group] = {}
     for obs in observations:
         site = Site(obs.site, attribution.classify(obs.site)[1]) if obs.site else \
@@ -220,6 +243,8 @@ def aggregate(observations: Iterable[Observation], attribution: Attribution,
         group.count += 1
         group.total += obs.duration or 0.0
         group.cpu_votes.append(obs.cpu)
+        if obs.duration is not None and obs.stretch is not None:
+            group.events.append(HubBlock(obs.stretch - origin, obs.duration))
         if (obs.duration or 0.0) > group.longest:
             group.longest, group.stack = obs.duration or 0.0, obs.stack
     findings = [_finding(g, attribution, context) for g in groups.values()]
@@ -242,4 +267,10 @@ def _finding(group: _Group, attribution: Attribution, context: advice.Context) -
         callee=callee.name if callee else None, count=group.count, total_s=group.total,
         max_s=max(group.longest, 0.0), module=obs.module, name=obs.name,
         original=obs.original, stack=_trim(group.stack, attribution),
-        message=message, fix=fix)
+        message=message, fix=fix, events=_kept(group.events),
+        events_omitted=max(len(group.events) - EVENTS_PER_FINDING, 0))
+
+
+def _kept(events: list[HubBlock]) -> list[HubBlock]:
+    longest = sorted(events, key=lambda e: -e.duration_s)[:EVENTS_PER_FINDING]
+    return sorted(longest, key=lambda e: e.start_s)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import sys
-import tempfile
 import textwrap
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -19,11 +19,21 @@ from typing import IO, Any
 from rich.console import Console
 from rich.text import Text
 
+from .atomic import write_atomic
 from .findings import Finding
 
 __all__ = ["SCHEMA", "Report", "write_json", "render_terminal", "make_console"]
 
 SCHEMA = "patchkit.audit/1"
+
+
+def _gevent_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gevent")
+    except PackageNotFoundError:
+        return None
 
 
 @dataclass
@@ -37,13 +47,16 @@ class Report:
     patched: list[str]
     findings: list[Finding] = field(default_factory=list)
     stopped_by: str | None = None
+    python: str | None = field(default_factory=platform.python_version)
+    gevent: str | None = field(default_factory=_gevent_version)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data, keys in contract order."""
         return {"schema": SCHEMA, "target": self.target, "argv": list(self.argv),
                 "exit_code": self.exit_code, "duration_s": round(self.duration_s, 6),
                 "patched": list(self.patched),
-                "findings": [f.to_dict() for f in self.findings]}
+                "findings": [f.to_dict() for f in self.findings],
+                "stopped_by": self.stopped_by, "python": self.python, "gevent": self.gevent}
 
 
 def write_json(report: Report, path: str, stdout: IO[str] | None = None) -> None:
@@ -54,21 +67,7 @@ def write_json(report: Report, path: str, stdout: IO[str] | None = None) -> None
         out.write(text)
         out.flush()
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(prefix=".patchkit-audit-", suffix=".tmp", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it 0600; a report is an ordinary file
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    write_atomic(path, text)
 
 
 def make_console(file: IO[str] | None = None, width: int | None = None) -> Console:

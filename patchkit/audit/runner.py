@@ -188,7 +188,7 @@ class Auditor:
             context = advice.Context(
                 stale={(r.module, r.name): r.original for r in self.stale.found.values()},
                 patchers=_patcher_names(), imported=self.known.names())
-            findings = aggregate(observations, attribution, context)
+            findings = aggregate(observations, attribution, context, origin=self.started)
             return [f for f in findings if _wanted(f, self.config)]
 
     def _observations(self, attribution: Attribution, target_file: str | None) -> list[Observation]:
@@ -303,5 +303,14 @@ def _emit(report: Report, config: AuditConfig) -> None:
             except OSError as exc:
                 print(f"python -m patchkit.audit: cannot write {config.json_path}: {exc}",
                       file=sys.stderr)
+        if config.html_path is not None or config.sarif_path is not None:
+            _emit_files(report, config)
         if not config.quiet:
             render_terminal(report, make_console())
+
+
+def _emit_files(report: Report, config: AuditConfig) -> None:
+    from .saved import emit_files
+
+    for line in emit_files(report, config.html_path, config.sarif_path, config.root):
+        print(f"python -m patchkit.audit: {line}", file=sys.stderr)

@@ -1,0 +1,111 @@
+"""Saved JSON reports read back into the model, and re-rendered without running anything.
+
+``python -m patchkit.audit --render report.json --html out.html`` goes through
+:func:`render_saved`; the same :func:`emit_files` writes the HTML and SARIF files
+at the end of a live audit, so both paths produce identical output.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from .config import RenderConfig
+from .findings import Finding, HubBlock, StackFrame
+from .report import SCHEMA, Report
+
+__all__ = ["ReportFormatError", "load_report", "report_from_dict", "emit_files",
+           "render_saved"]
+
+_FINDING_FIELDS = ("kind", "file", "line", "function", "package", "callee", "count",
+                   "total_s", "max_s", "module", "name", "original", "message", "fix")
+
+
+class ReportFormatError(ValueError):
+    """The file is not a ``patchkit.audit/1`` report; the message says why."""
+
+
+def _finding(data: dict[str, Any]) -> Finding:
+    fields = {name: data[name] for name in _FINDING_FIELDS}
+    stack = [StackFrame(f["file"], f["line"], f["function"]) for f in data["stack"]]
+    events = [HubBlock(e["start_s"], e["duration_s"]) for e in data.get("events", [])]
+    return Finding(**fields, stack=stack, events=events,
+                   events_omitted=data.get("events_omitted", 0))
+
+
+def report_from_dict(data: dict[str, Any]) -> Report:
+    """Rebuild a Report from its ``to_dict`` form (fields added later may be missing).
+
+    Raises:
+        ReportFormatError: wrong schema or a missing required field.
+    """
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ReportFormatError(f"not a {SCHEMA} report")
+    try:
+        return Report(data["target"], list(data["argv"]), data["exit_code"],
+                      data["duration_s"], list(data["patched"]),
+                      [_finding(f) for f in data["findings"]], data.get("stopped_by"),
+                      python=data.get("python"), gevent=data.get("gevent"))
+    except (KeyError, TypeError) as exc:
+        raise ReportFormatError(f"malformed {SCHEMA} report ({exc!r})") from None
+
+
+def load_report(path: str) -> Report:
+    """Read a JSON report written by ``--json``.
+
+    Raises:
+        OSError: the file cannot be read.
+        ReportFormatError: it is not valid JSON or not a report.
+    """
+    with open(path, encoding="utf-8") as handle:
+        try:
+            data = json.load(handle)
+        except json.JSONDecodeError as exc:
+            raise ReportFormatError(f"not JSON ({exc})") from None
+    return report_from_dict(data)
+
+
+def emit_files(report: Report, html_path: str | None, sarif_path: str | None,
+               root: str | None) -> list[str]:
+    """Write the HTML and SARIF files asked for; returns one error line per failed file."""
+    errors = []
+    for path, write in ((html_path, _write_html), (sarif_path, _write_sarif)):
+        if path is None:
+            continue
+        try:
+            write(report, path, root)
+        except OSError as exc:
+            errors.append(f"cannot write {path}: {exc}")
+        except Exception as exc:  # a bug of ours must not cost the user the other reports
+            errors.append(f"internal error writing {path}: {exc!r}")
+    return errors
+
+
+def _write_html(report: Report, path: str, root: str | None) -> None:
+    from .html import write_html
+
+    write_html(report, path)
+
+
+def _write_sarif(report: Report, path: str, root: str | None) -> None:
+    from .sarif import write_sarif
+
+    write_sarif(report, path, root)
+
+
+def render_saved(config: RenderConfig, prog: str) -> int:
+    """Re-render a saved report; 0 on success, 2 when it can't be read, 1 when a write failed."""
+    try:
+        report = load_report(config.source)
+    except (OSError, ReportFormatError) as exc:
+        print(f"{prog}: error: --render {config.source}: {exc}", file=sys.stderr)
+        return 2
+    errors = emit_files(report, config.html_path, config.sarif_path, config.root)
+    for line in errors:
+        print(f"{prog}: {line}", file=sys.stderr)
+    if not config.quiet:
+        from .report import make_console, render_terminal
+
+        render_terminal(report, make_console())
+    return 1 if errors else 0
