@@ -1,0 +1,266 @@
+"""The audit report as one self-contained HTML file: header, hub timeline, table, profile.
+
+Charts are inline SVG whose geometry is computed here, in Python: the file needs no
+charting library (nothing to vendor, nothing fetched when opened), the picture is
+there even with scripts off, and the layout is testable without a browser. A small
+inlined vanilla script (:mod:`.html_assets`) adds hover, click-for-details, zoom,
+sorting and filtering through delegated listeners, so 10,000 bars cost one handler.
+Data the panel shows (stacks, fixes) is embedded once as JSON, escaped so no report
+content can close the script element.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .atomic import write_atomic
+from .findings import Finding
+from .html_assets import CSS, SCRIPT
+from .report import Report, _short_path
+
+__all__ = ["render_html", "write_html", "FlameNode", "flame_tree"]
+
+WIDTH = 1000.0  # SVG user units across the timeline and the profile
+LANE = 22  # px per timeline lane
+ROW = 17  # px per profile depth
+MAX_DEPTH = 48
+MIN_FRAME = 0.0008  # profile frames under this share of blocked time are left out
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _seconds(value: float) -> str:
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.3f} s"
+
+
+def _cause(finding: Finding) -> str:
+    return "cpu" if finding.kind == "blocking" and finding.callee is None else finding.kind
+
+
+class _Strings:
+    """A string table: the same path, message or fix appears once in the page, not per row."""
+
+    def __init__(self) -> None:
+        self.index: dict[str | None, int] = {}
+
+    def __call__(self, value: str | None) -> int:
+        return self.index.setdefault(value, len(self.index))
+
+
+def _data(report: Report, flame: list[tuple[str, float]], blocked: float) -> str:
+    """The page's data as compact JSON: findings are positional rows over a string table
+    (decoded once by the script); the field order is ``FIELDS`` in the script."""
+    text = _Strings()
+    findings = [[
+        text(f.kind), text(_short_path(f.file)), f.line, text(f.function), text(f.package),
+        text(f.callee), f.count, round(f.total_s, 6), round(f.max_s, 6), text(f.message),
+        text(f.fix), [[text(_short_path(s.file)), s.line, text(s.function)] for s in f.stack],
+        [[round(e.start_s, 6), round(e.duration_s, 6)] for e in f.events],
+    ] for f in report.findings]
+    data = json.dumps({"strings": list(text.index), "findings": findings,
+                       "flame": [[n, round(t, 6)] for n, t in flame], "blocked_s": blocked},
+                      separators=(",", ":"))
+    # "<" as \u003c: no "</script>" or "<!--" in report data can end the element early.
+    return data.replace("<", "\\u003c")
+
+
+def _header(report: Report) -> str:
+    argv = " ".join(report.argv)
+    stopped = f" (stopped by {report.stopped_by})" if report.stopped_by else ""
+    rows = [("target", report.target), ("argv", argv),
+            ("exit code", f"{report.exit_code}{stopped}"),
+            ("duration", _seconds(report.duration_s)),
+            ("Python", report.python or "?"), ("gevent", report.gevent or "?"),
+            ("patched", ", ".join(report.patched) or "nothing")]
+    items = "".join(f"<dt>{_esc(k)}</dt><dd class=mono>{_esc(v)}</dd>" for k, v in rows)
+    return (f"<h1>patchkit audit: {_esc(_short_path(report.target))}</h1>"
+            f"<dl class=run id=run>{items}</dl>")
+
+
+def _lanes(report: Report) -> list[tuple[str, list[int]]]:
+    lanes: dict[str, list[int]] = {}
+    for index, finding in enumerate(report.findings):
+        if finding.events:
+            lanes.setdefault(finding.package or "your code", []).append(index)
+    return sorted(lanes.items(), key=lambda item: (
+        item[0] != "your code", -sum(report.findings[i].total_s for i in item[1]), item[0]))
+
+
+def _ticks(span: float) -> list[float]:
+    step = 10 ** len(str(int(span))) / 1000 if span >= 1 else 0.001
+    for factor in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000):
+        if span / (step * factor) <= 10:
+            step *= factor
+            break
+    count = int(span / step) + 1
+    return [round(i * step, 9) for i in range(count)]
+
+
+def _timeline(report: Report) -> str:
+    lanes = _lanes(report)
+    if not lanes:
+        return "<p class=muted id=timeline>No timed hub blocks in this run.</p>"
+    ends = [e.start_s + e.duration_s for f in report.findings for e in f.events]
+    span = max([report.duration_s, *ends]) or 1.0
+    scale = WIDTH / span
+    bars = []
+    for lane, (_, indexes) in enumerate(lanes):
+        y = lane * LANE + 3
+        for index in indexes:
+            finding = report.findings[index]
+            cls = _cause(finding)
+            for number, event in enumerate(finding.events):
+                bars.append(f'<rect class="bar {cls}" x="{event.start_s * scale:.3f}" y="{y}" '
+                            f'width="{max(event.duration_s * scale, 0.6):.3f}" '
+                            f'height="{LANE - 6}" data-f="{index}" data-e="{number}"/>')
+    height = len(lanes) * LANE
+    grid = "".join(f'<line x1="{t * scale:.3f}" x2="{t * scale:.3f}" y1="0" y2="{height}" '
+                   f'stroke="#e3e6ec" vector-effect="non-scaling-stroke"/>'
+                   for t in _ticks(span))
+    labels = "".join(f'<span style="left:{t * scale / WIDTH * 100:.4f}%">{t:g} s</span>'
+                     for t in _ticks(span))
+    names = "".join(f"<div title='{_esc(name)}'>{_esc(name)}</div>" for name, _ in lanes)
+    omitted = sum(f.events_omitted for f in report.findings)
+    note = (f"<p class=muted>{omitted} shorter block(s) not drawn (each finding keeps its "
+            "longest).</p>" if omitted else "")
+    return (
+        "<div class=tools>zoom <button data-zoom=2>+</button><button data-zoom=0.5>&minus;"
+        "</button><button data-zoom=fit>fit</button> <span id=zoom-level>&times;1</span></div>"
+        f"<div class=tl id=timeline><div class=tl-lanes>{names}<div></div></div>"
+        "<div class=tl-scroll><div class=tl-inner id=tl-inner>"
+        f'<svg id=timeline-svg viewBox="0 0 {WIDTH:g} {height}" preserveAspectRatio="none" '
+        f'height="{height}" role="img" aria-label="hub blocks over time">{grid}'
+        f'{"".join(bars)}</svg><div class=tl-axis>{labels}</div></div></div></div>{note}')
+
+
+@dataclass
+class FlameNode:
+    """A frame in the blocking profile: the time blocked with it on the stack."""
+
+    label: str
+    kind: str
+    seconds: float = 0.0
+    children: dict[tuple[Any, ...], FlameNode] = field(default_factory=dict)
+
+
+def _frame_kind(file: str) -> str:
+    return "lib" if "site-packages" in file or "dist-packages" in file else "app"
+
+
+def flame_tree(findings: Iterable[Finding]) -> FlameNode:
+    """Blocked time aggregated by stack: root -> outermost frame -> ... -> callee."""
+    root = FlameNode("all hub blocking", "root")
+    for finding in findings:
+        if finding.kind != "blocking" or finding.total_s <= 0:
+            continue
+        root.seconds += finding.total_s
+        node = root
+        path = [((s.file, s.line, s.function), f"{s.function} "
+                 f"({os.path.basename(s.file)}:{s.line})", _frame_kind(s.file))
+                for s in finding.stack]
+        path.append((("callee", finding.callee), finding.callee or "(Python code, CPU)",
+                     "leaf"))
+        for key, label, kind in path[-MAX_DEPTH:]:
+            node = node.children.setdefault(key, FlameNode(label, kind))
+            node.seconds += finding.total_s
+    return root
+
+
+def _flame(report: Report) -> tuple[str, list[tuple[str, float]], float]:
+    root = flame_tree(report.findings)
+    if root.seconds <= 0:
+        return "<p class=muted id=profile>No blocked time to profile.</p>", [], 0.0
+    nodes: list[tuple[str, float]] = []
+    shapes: list[str] = []
+    depth_max = 0
+    todo = [(root, 0.0, 0)]
+    while todo:
+        node, x, depth = todo.pop()
+        width = node.seconds / root.seconds * WIDTH
+        depth_max = max(depth_max, depth)
+        number = len(nodes)
+        nodes.append((node.label, node.seconds))
+        chars = int((width - 6) / 6.4)
+        text = node.label if len(node.label) <= chars else node.label[:max(chars - 1, 0)] + "…"
+        label = f'<text x="{x + 3:.2f}" y="{depth * ROW + 12}">{_esc(text)}</text>' \
+            if chars >= 3 else ""
+        shapes.append(f'<g data-n="{number}"><rect class="{node.kind}" x="{x:.2f}" '
+                      f'y="{depth * ROW}" width="{width:.2f}" height="{ROW}"/>{label}</g>')
+        offset = x
+        for child in sorted(node.children.values(), key=lambda c: -c.seconds):
+            if child.seconds / root.seconds >= MIN_FRAME:
+                todo.append((child, offset, depth + 1))
+            offset += child.seconds / root.seconds * WIDTH
+    height = (depth_max + 1) * ROW
+    svg = (f'<svg class=flame id=flame-svg viewBox="0 0 {WIDTH:g} {height}" role="img" '
+           f'aria-label="blocked time by stack">{"".join(shapes)}</svg>')
+    return svg, nodes, root.seconds
+
+
+def _table(report: Report) -> str:
+    # Rows are built by the script from the page data: writing them here too would
+    # double a 10,000-finding page for no gain.
+    kinds = sorted({f.kind for f in report.findings})
+    packages = sorted({f.package or "your code" for f in report.findings})
+    options = (lambda values: "".join(f"<option>{_esc(v)}</option>" for v in values))
+    head = "".join(f'<th data-sort="{key}"{" class=num" if num else ""}>{name}</th>'
+                   for key, name, num in (
+                       ("kind", "kind", False), ("site", "site", False),
+                       ("function", "function", False), ("package", "package", False),
+                       ("callee", "callee", False), ("count", "count", True),
+                       ("total", "total ms", True), ("max", "max ms", True)))
+    total = len(report.findings)
+    return (f"<div class=filters>kind <select id=filter-kind><option value=''>all</option>"
+            f"{options(kinds)}</select> package <select id=filter-package><option value=''>"
+            f"all</option>{options(packages)}</select> <input id=filter-text type=search "
+            f"placeholder='filter text'> <span id=shown class=muted>{total} of "
+            f"{total} shown</span></div><div class=table-wrap><table id=findings>"
+            f"<thead><tr>{head}</tr></thead><tbody id=findings-body></tbody></table></div>")
+
+
+def _summary(report: Report) -> str:
+    blocked = sum(f.total_s for f in report.findings if f.kind == "blocking")
+    blocks = sum(len(f.events) + f.events_omitted for f in report.findings)
+    if not report.findings:
+        return "<p class='summary empty' id=summary>Nothing blocked the hub above the " \
+               "threshold.</p>"
+    return (f"<p class=summary id=summary>{len(report.findings)} finding(s); the hub was "
+            f"blocked {blocks} time(s) for {_seconds(blocked)} in total.</p>")
+
+
+LEGEND = ("<div class=legend><span><i class=blocking></i>blocking call</span>"
+          "<span><i class=cpu></i>Python code that never yielded (CPU)</span></div>")
+FLAME_LEGEND = ("<div class=legend><span><i class=app></i>your code</span><span><i class=lib>"
+                "</i>installed package</span><span><i class=leaf></i>what blocked (callee)"
+                "</span></div>")
+
+
+def render_html(report: Report) -> str:
+    """The whole report as one HTML document (no external resources)."""
+    flame, nodes, blocked = _flame(report)
+    return (
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
+        "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; "
+        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+        f"<title>patchkit audit: {_esc(_short_path(report.target))}</title>"
+        f"<style>{CSS}</style></head><body>{_header(report)}{_summary(report)}"
+        f"<h2>Hub timeline</h2><p class=muted>Every hub block over the threshold, by "
+        f"package; hover for the call site, click for the stack and the fix.</p>{LEGEND}"
+        f"{_timeline(report)}<div id=detail class=muted>Click a bar, a row or a frame.</div>"
+        f"<h2>Findings</h2>{_table(report)}"
+        f"<h2>Blocking profile</h2><p class=muted>Blocked time by stack, outermost frame on "
+        f"top; width is the share of all hub blocking.</p>{FLAME_LEGEND}{flame}"
+        f"<div id=tip></div><script type=application/json id=report-data>"
+        f"{_data(report, nodes, blocked)}</script><script>{SCRIPT}</script></body></html>\n")
+
+
+def write_html(report: Report, path: str) -> None:
+    """Write the HTML report for *report* to *path* atomically."""
+    write_atomic(path, render_html(report))
