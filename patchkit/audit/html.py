@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import sysconfig
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -149,8 +150,12 @@ class FlameNode:
     children: dict[tuple[Any, ...], FlameNode] = field(default_factory=dict)
 
 
+_STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
+
+
 def _frame_kind(file: str) -> str:
-    return "lib" if "site-packages" in file or "dist-packages" in file else "app"
+    outside = file.startswith(("<", _STDLIB)) or "site-packages" in file or "dist-packages" in file
+    return "lib" if outside else "app"
 
 
 def flame_tree(findings: Iterable[Finding]) -> FlameNode:
@@ -237,7 +242,7 @@ def _summary(report: Report) -> str:
 LEGEND = ("<div class=legend><span><i class=blocking></i>blocking call</span>"
           "<span><i class=cpu></i>Python code that never yielded (CPU)</span></div>")
 FLAME_LEGEND = ("<div class=legend><span><i class=app></i>your code</span><span><i class=lib>"
-                "</i>installed package</span><span><i class=leaf></i>what blocked (callee)"
+                "</i>stdlib or installed package</span><span><i class=leaf></i>what blocked (callee)"
                 "</span></div>")
 
 

@@ -34,6 +34,7 @@ text-overflow:ellipsis;border-bottom:1px solid var(--line);font-size:12px}
 .tl-inner svg{display:block;width:100%}
 .tl-axis{position:relative;height:18px;font-size:11px;color:var(--muted)}
 .tl-axis span{position:absolute;transform:translateX(-50%);white-space:nowrap}
+.tl-axis span:first-child{transform:none}
 .tools button{margin-right:4px}
 rect.bar{cursor:pointer}rect.bar:hover,rect.sel{stroke:#000;stroke-width:1.5px;
 vector-effect:non-scaling-stroke}

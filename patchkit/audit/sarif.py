@@ -109,8 +109,10 @@ def _message(finding: Finding) -> str:
     callee = f"{finding.callee}: " if finding.callee else ""
     timing = ""
     if finding.total_s > 0:
-        timing = (f" ({finding.count} time(s), {finding.total_s * 1000:.1f} ms in total, "
-                  f"longest {finding.max_s * 1000:.1f} ms)")
+        # rounded as the JSON report is, so --render of it writes the identical log
+        total, longest = round(finding.total_s, 6), round(finding.max_s, 6)
+        timing = (f" ({finding.count} time(s), {total * 1000:.1f} ms in total, "
+                  f"longest {longest * 1000:.1f} ms)")
     fix = f" Fix: {finding.fix}" if finding.fix else ""
     return f"{callee}{finding.message}{timing}.{fix}"
 
