@@ -56,11 +56,14 @@ min-height:48px}
 #detail ol{margin:4px 0;padding-left:22px}#detail .fix{color:#1f6f3f}
 .filters{margin:6px 0}.filters select,.filters input{margin-right:10px}
 .table-wrap{max-height:70vh;overflow:auto;border:1px solid var(--line)}
-table{border-collapse:collapse;width:100%}
-th,td{padding:3px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
+table{border-collapse:collapse;width:100%;table-layout:fixed}
+th,td{padding:3px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap;
+overflow:hidden;text-overflow:ellipsis}
+th:nth-child(1){width:130px}th:nth-child(2){width:28%}th:nth-child(4){width:11%}
+th:nth-child(5){width:20%}th:nth-child(n+6){width:80px}
 th{position:sticky;top:0;background:var(--panel);cursor:pointer;user-select:none}
 td.num,th.num{text-align:right}
-tbody tr{cursor:pointer}
+tbody tr{cursor:pointer}tr.pad td{padding:0;border:0}
 tbody tr:hover{background:#eef3fb}tbody tr.sel{background:#fde9e7}
 .kind{display:inline-block;padding:0 6px;border-radius:3px;color:#fff;font-size:12px}
 .kind.blocking{background:var(--blocking)}.kind.stale-reference{background:var(--stale-reference)}
@@ -199,18 +202,34 @@ SCRIPT = r"""
     cell(tr, (f.total_s * 1000).toFixed(1), "num"); cell(tr, (f.max_s * 1000).toFixed(1), "num");
     return tr;
   });
-  // Only the rows scrolled to are in the document: laying out a 10,000-row table takes
-  // seconds, appending 300 rows as the reader nears the end takes milliseconds.
-  var view = rows.slice(), drawn = 0, PAGE = 300, wrap = body.closest(".table-wrap");
-  function more() {
-    var frag = document.createDocumentFragment(), end = Math.min(drawn + PAGE, view.length);
-    for (; drawn < end; drawn++) frag.appendChild(view[drawn]);
+  // Only the rows in sight (and a margin) are in the document, between two spacer rows:
+  // laying out a 10,000-row table costs seconds per change, a window of rows does not.
+  var view = rows.slice(), first = -1, rowH = 25, wrap = body.closest(".table-wrap");
+  function pad() {
+    var tr = el("tr", null, "pad"), td = el("td");
+    td.colSpan = 8; tr.appendChild(td);
+    return tr;
+  }
+  var above = pad(), below = pad();
+  function draw(force) {
+    var start = Math.max(0, Math.floor(wrap.scrollTop / rowH) - 20);
+    if (!force && start === first) return;
+    first = start;
+    var end = Math.min(view.length, start + Math.ceil(wrap.clientHeight / rowH) + 40);
+    var frag = document.createDocumentFragment();
+    above.style.height = (start * rowH) + "px"; frag.appendChild(above);
+    for (var i = start; i < end; i++) frag.appendChild(view[i]);
+    below.style.height = ((view.length - end) * rowH) + "px"; frag.appendChild(below);
+    body.textContent = "";
     body.appendChild(frag);
   }
-  function redraw() { body.textContent = ""; drawn = 0; more(); }
-  wrap.addEventListener("scroll", function () {
-    if (drawn < view.length && wrap.scrollTop + wrap.clientHeight > wrap.scrollHeight - 600) more();
-  });
+  function redraw() {
+    wrap.scrollTop = 0;
+    draw(true);
+    if (view.length) rowH = view[0].getBoundingClientRect().height || rowH;
+    draw(true);
+  }
+  wrap.addEventListener("scroll", function () { draw(false); });
   redraw();
   body.addEventListener("click", function (e) {
     var tr = e.target.closest("tr");
