@@ -60,3 +60,39 @@ def interleave(name: str, baseline: str, run_base: Callable[[], float],
 
 
 PY = sys.executable
+
+
+def comparison_dict(result: Comparison, target: str | None = None, **extra: object) -> dict:
+    """A case's machine-readable result: medians (s), median pairwise ratio, raw samples."""
+    return {
+        "name": result.name,
+        "baseline": result.baseline,
+        "candidate_median_s": statistics.median(result.cand_times),
+        "baseline_median_s": statistics.median(result.base_times),
+        "ratio": result.median_pairwise_ratio,
+        "ratio_of_medians": result.ratio_of_medians,
+        "rounds": len(result.base_times),
+        "target": target,
+        "candidate_s": result.cand_times,
+        "baseline_s": result.base_times,
+        **extra,
+    }
+
+
+def raise_nofile() -> int:
+    """Raise this process's open-file soft limit to its hard limit; return the new limit."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size in MiB (Linux reports ru_maxrss in KiB)."""
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024

@@ -14,7 +14,7 @@ from pathlib import Path
 import subprocess
 import time
 
-from ._common import PY, interleave, time_command
+from ._common import PY, comparison_dict, interleave, time_command
 
 FALSE_POSITIVES: list[str] = []
 
@@ -46,7 +46,7 @@ def make_suite(folder: Path, count: int) -> None:
         (folder / f"test_gen_{start:04d}.py").write_text(body)
 
 
-def main(argv: list[str] | None = None) -> float:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> float:
     if FALSE_POSITIVES:
         print(f"  {len(FALSE_POSITIVES)} --patchkit run(s) failed a cooperative test "
               f"(false positives on a loaded machine): {FALSE_POSITIVES}")
-    return result.median_pairwise_ratio
+    return comparison_dict(result, target="<= 1.10", tests=count,
+                           false_positives=list(FALSE_POSITIVES))
 
 
 if __name__ == "__main__":

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import PY, interleave, time_command
+from ._common import PY, comparison_dict, interleave, time_command
 
 PATCHKIT = [PY, "-c", "import patchkit; patchkit.patch_all()"]
 GEVENT = [PY, "-c", "from gevent import monkey; monkey.patch_all()"]
 BARE = [PY, "-c", "pass"]
 
 
-def main(argv: list[str] | None = None) -> float:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, for CI smoke")
     args = parser.parse_args(argv)
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> float:
     bare = sorted(time_command(BARE) for _ in range(max(3, rounds // 4)))[0]
     print(f"startup (whole process; bare interpreter {bare * 1000:.1f} ms)")
     print(result.line())
-    return result.median_pairwise_ratio
+    return comparison_dict(result, target="<= 1.05 (goal 1.00)", bare_interpreter_s=bare)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ Measures, as the median of several rounds (the OS file cache warm after the firs
   2. the same plus N synthetic pure-Python distributions (default 300) in a temp
      site-packages, to show what skipping pure-Python distributions costs at scale;
   3. each PATH given (another site-packages or virtualenv), if any;
-and the whole command once per case (interpreter start, imports, scan, JSON written).
+and the whole command once per case (interpreter start, imports, scan, JSON written; not
+with --quick). The ratio is case 2's scan time over case 1's.
 Target (issue 5): a site-packages of a few hundred distributions in seconds.
 """
 
@@ -69,7 +70,7 @@ def line(label: str, report: ScanReport, seconds: float, command: float) -> str:
             f"command {command:6.3f} s")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="*", metavar="PATH", help="extra folders to measure")
@@ -82,16 +83,28 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="patchkit-bench-static-") as temp:
         out = Path(temp) / "scan.json"
         report, seconds = measure(None, rounds)
-        print(line("this environment (sys.path)", report, seconds, whole_command(None, out)))
+        command = float("nan") if args.quick else whole_command(None, out)
+        print(line("this environment (sys.path)", report, seconds, command))
+        figures = {"env_distributions": report.summary.distributions, "env_scan_s": seconds,
+                   "env_command_s": command}
         pure = Path(temp) / "site-packages"
         make_pure_site(pure, args.pure)
         paths = [str(pure), *_site_packages()]
-        report, seconds = measure(paths, rounds)
-        print(line(f"+ {args.pure} pure-Python distributions", report, seconds,
-                   whole_command(paths, out)))
+        report, pure_seconds = measure(paths, rounds)
+        command = float("nan") if args.quick else whole_command(paths, out)
+        print(line(f"+ {args.pure} pure-Python distributions", report, pure_seconds, command))
+        figures.update(pure_added=args.pure, total_distributions=report.summary.distributions,
+                       total_scan_s=pure_seconds, total_command_s=command)
         for path in args.paths:
             report, seconds = measure([path], rounds)
             print(line(path[-38:], report, seconds, whole_command([path], out)))
+    ratio = figures["total_scan_s"] / figures["env_scan_s"]
+    print(f"  {figures['total_distributions']} distributions scanned in "
+          f"{figures['total_scan_s']:.3f} s: ratio {ratio:.2f} vs this environment alone "
+          f"({figures['env_distributions']} distributions, {figures['env_scan_s']:.3f} s)")
+    return {"name": f"scan + {args.pure} pure-Python distributions",
+            "baseline": "scan of this environment alone", "ratio": ratio,
+            "target": "a few hundred distributions in seconds", **figures}
 
 
 if __name__ == "__main__":
