@@ -166,9 +166,10 @@ def flame_tree(findings: Iterable[Finding]) -> FlameNode:
             continue
         root.seconds += finding.total_s
         node = root
-        path = [((s.file, s.line, s.function), f"{s.function} "
-                 f"({os.path.basename(s.file)}:{s.line})", _frame_kind(s.file))
-                for s in finding.stack]
+        path: list[tuple[tuple[Any, ...], str, str]] = [
+            ((s.file, s.line, s.function),
+             f"{s.function} ({os.path.basename(s.file)}:{s.line})", _frame_kind(s.file))
+            for s in finding.stack]
         path.append((("callee", finding.callee), finding.callee or "(Python code, CPU)",
                      "leaf"))
         for key, label, kind in path[-MAX_DEPTH:]:
@@ -208,12 +209,15 @@ def _flame(report: Report) -> tuple[str, list[tuple[str, float]], float]:
     return svg, nodes, root.seconds
 
 
+def _options(values: Iterable[str]) -> str:
+    return "".join(f"<option>{_esc(v)}</option>" for v in values)
+
+
 def _table(report: Report) -> str:
     # Rows are built by the script from the page data: writing them here too would
     # double a 10,000-finding page for no gain.
     kinds = sorted({f.kind for f in report.findings})
     packages = sorted({f.package or "your code" for f in report.findings})
-    options = (lambda values: "".join(f"<option>{_esc(v)}</option>" for v in values))
     head = "".join(f'<th data-sort="{key}"{" class=num" if num else ""}>{name}</th>'
                    for key, name, num in (
                        ("kind", "kind", False), ("site", "site", False),
@@ -222,8 +226,8 @@ def _table(report: Report) -> str:
                        ("total", "total ms", True), ("max", "max ms", True)))
     total = len(report.findings)
     return (f"<div class=filters>kind <select id=filter-kind><option value=''>all</option>"
-            f"{options(kinds)}</select> package <select id=filter-package><option value=''>"
-            f"all</option>{options(packages)}</select> <input id=filter-text type=search "
+            f"{_options(kinds)}</select> package <select id=filter-package><option value=''>"
+            f"all</option>{_options(packages)}</select> <input id=filter-text type=search "
             f"placeholder='filter text'> <span id=shown class=muted>{total} of "
             f"{total} shown</span></div><div class=table-wrap><table id=findings>"
             f"<thead><tr>{head}</tr></thead><tbody id=findings-body></tbody></table></div>")
