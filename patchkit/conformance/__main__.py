@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--use", "-u", default=",".join(DEFAULT_RESOURCES),
                         help="regrtest resources to enable, comma-separated "
                              "(network stays off unless named)")
+    parser.add_argument("--threadpool-idle", type=float, metavar="SECONDS",
+                        help="gevent's threadpool idle timeout in the patched children "
+                             "(default: gevent's 5 s; test_socket waits that long after "
+                             "each test for the DNS worker thread to exit)")
     parser.add_argument("--column", action="append", choices=COLUMNS,
                         help="run only these columns (repeatable; default all three)")
     return parser
@@ -54,7 +58,8 @@ def _options(args: argparse.Namespace) -> tuple[list[str], RunOptions]:
     timeout = args.timeout or (QUICK.timeout if args.quick else 30.0)
     match = dict(QUICK.match) if args.quick else {}
     resources = tuple(r for r in args.use.split(",") if r)
-    return modules, RunOptions(timeout=timeout, resources=resources, match=match)
+    return modules, RunOptions(timeout=timeout, resources=resources, match=match,
+                               threadpool_idle=args.threadpool_idle)
 
 
 def _version(name: str) -> str:
@@ -121,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                     patchkit=_version("patchkit"), started=started,
                     wall_time=round(time.monotonic() - t0, 1), jobs=args.jobs,
                     timeout=options.timeout, resources=list(options.resources),
-                    quick=args.quick, runs=runs)
+                    quick=args.quick, threadpool_idle=options.threadpool_idle, runs=runs)
     report.divergences = divergences(report, load_known())
     _emit(report, args, console)
     worse = patchkit_worse(report)

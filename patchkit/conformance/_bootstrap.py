@@ -182,7 +182,8 @@ _RANK = {"passed": 0, "skipped": 1, "failed": 2, "errored": 3}
 def _last_line(err: Any) -> str:
     import traceback
     lines = traceback.format_exception_only(err[0], err[1])
-    return lines[-1].strip()[:300] if lines else ""
+    text = lines[-1].strip() if lines else ""
+    return text.splitlines()[0][:300] if text else ""
 
 
 def _streaming_result(emit: Callable[..., None], watchdog: "Watchdog") -> Any:

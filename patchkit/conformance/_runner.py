@@ -39,6 +39,8 @@ class RunOptions:
 
     ``match`` maps a module to fnmatch patterns (or substrings) of test ids; a module
     not in it runs all its tests. ``python`` is the interpreter to run the tests with.
+    ``threadpool_idle`` sets gevent's threadpool idle timeout in the children (``None``:
+    gevent's default, 5 s).
     """
 
     timeout: float = 30.0
@@ -46,6 +48,7 @@ class RunOptions:
     match: dict[str, tuple[str, ...]] = field(default_factory=dict)
     python: str = sys.executable
     env: dict[str, str] | None = None
+    threadpool_idle: float | None = None
 
 
 @dataclass
@@ -66,6 +69,8 @@ def _child_env(options: RunOptions) -> dict[str, str]:
         if name.startswith("GEVENT_") or name == "PYTHONFAULTHANDLER":
             env.pop(name)
     env["PYTHONUNBUFFERED"] = "1"
+    if options.threadpool_idle is not None:
+        env["GEVENT_THREADPOOL_IDLE_TASK_TIMEOUT"] = str(options.threadpool_idle)
     return env
 
 

@@ -68,7 +68,8 @@ def _cause(known: list[KnownDivergence], test_id: str, column: Column,
     for entry in known:
         if entry.matches(test_id, column):
             return entry.cause, entry.owner
-    return (f"observed: {detail}" if detail else ""), ""
+    first = detail.splitlines()[0] if detail else ""
+    return (f"observed: {first}" if first else ""), ""
 
 
 def divergences(report: Report, known: list[KnownDivergence]) -> list[Divergence]:

@@ -90,6 +90,7 @@ class Report:
     timeout: float
     resources: list[str]
     quick: bool
+    threadpool_idle: float | None = None
     runs: list[ColumnRun] = field(default_factory=list)
     divergences: list[Divergence] = field(default_factory=list)
     schema: str = SCHEMA

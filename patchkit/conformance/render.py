@@ -28,7 +28,10 @@ def _header(report: Report) -> str:
     kind = "quick subset" if report.quick else "full"
     return (f"CPython {report.python}, gevent {report.gevent}, patchkit {report.patchkit}; "
             f"{kind}, {report.jobs} job(s), per-test timeout {report.timeout:g} s, "
-            f"resources: {','.join(report.resources) or 'none'}; started {report.started}, "
+            f"resources: {','.join(report.resources) or 'none'}; "
+            + ("" if report.threadpool_idle is None
+               else f"gevent threadpool idle {report.threadpool_idle:g} s; ")
+            + f"started {report.started}, "
             f"took {report.wall_time:.0f} s")
 
 

@@ -100,3 +100,9 @@ def test_a_divergence_shared_by_both_columns_is_one_row() -> None:
     assert len(report.divergences) == 2
     assert "| `SelectTestCase.test_disallow_instantiation` | both | passed → failed | shared" \
         in render_markdown(report)
+
+
+def test_a_report_without_newer_fields_still_loads() -> None:
+    data = json.loads(to_json(_report()))
+    del data["threadpool_idle"]
+    assert from_json(json.dumps(data)).threadpool_idle is None
