@@ -28,8 +28,9 @@ def main_table(cases: dict) -> list[str]:
         out.append(f"| 2. hot path: echo, {c['round_trips']:,} loopback round trips on patched "
                    f"sockets, auditing off ({c['rounds']} rounds) | {_ms(c['candidate_median_s'])} "
                    f"({c['patchkit_trips_per_s']:,.0f}/s) | {_ms(c['baseline_median_s'])} "
-                   f"({c['gevent_trips_per_s']:,.0f}/s, gevent `patch_all`) | {c['ratio']:.3f} | "
-                   f"1.00 ± noise |")
+                   f"({c['gevent_trips_per_s']:,.0f}/s, gevent `patch_all`) | {c['ratio']:.3f}"
+                   + (f" (A/A gevent vs gevent: {c['aa_control_ratio']:.3f})"
+                      if "aa_control_ratio" in c else "") + " | 1.00 ± noise |")
     if "audit" in cases:
         c = cases["audit"]
         o = c["overhead"]
