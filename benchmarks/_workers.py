@@ -10,7 +10,7 @@ blocking-style code in every mode. Each worker prints one JSON line on stdout.
 KIND:
   echo-inproc CLIENTS TRIPS REPEATS     server and clients in this process (hot path)
   server CONNECTIONS DELAY_S            thread-per-connection echo server; prints its port
-  client PORT CLIENTS TRIPS             N client threads, M round trips each
+  client PORT CLIENTS TRIPS [BUDGET_S]  N client threads, M round trips each, within BUDGET_S
   sleep TASKS SLEEPS SLEEP_S            N threads each calling time.sleep SLEEPS times
 """
 
@@ -70,17 +70,27 @@ def _echo(conn: socket.socket, delay: float) -> None:
             conn.sendall(data)
 
 
-def _serve(listener: socket.socket, connections: int, delay: float) -> None:
-    """Accept exactly *connections* connections, a thread each; return when all are done."""
+def _join_all(threads: list, deadline: float) -> None:
+    """Join every thread, but all of them together wait no longer than *deadline*."""
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.perf_counter()))
+
+
+def _serve(listener: socket.socket, connections: int, delay: float) -> int:
+    """Accept up to *connections* connections, a thread each (stopping when none arrives for
+    IO_TIMEOUT); return the number accepted once their handlers are done."""
     handlers = []
     listener.settimeout(IO_TIMEOUT)
     for _ in range(connections):
-        conn, _ = listener.accept()
+        try:
+            conn, _ = listener.accept()
+        except socket.timeout:
+            break
         handler = threading.Thread(target=_echo, args=(conn, delay), daemon=True)
         handler.start()
         handlers.append(handler)
-    for handler in handlers:
-        handler.join(IO_TIMEOUT)
+    _join_all(handlers, time.perf_counter() + IO_TIMEOUT)
+    return len(handlers)
 
 
 def _listener(backlog: int) -> socket.socket:
@@ -91,15 +101,20 @@ def _listener(backlog: int) -> socket.socket:
     return listener
 
 
-def _clients(port: int, clients: int, trips: int) -> dict:
-    """Start *clients* threads; each connects, waits for all, then does *trips* round trips."""
+def _clients(port: int, clients: int, trips: int, budget: float = 600.0) -> dict:
+    """Start *clients* threads; each connects, waits for all, then does *trips* round trips.
+
+    Everything stops after *budget* seconds: a client stops between round trips and the
+    joins share one deadline, so the figures then count the round trips completed."""
+    deadline = time.perf_counter() + budget
     lock = threading.Lock()
     connected = [0]
+    completed = [0] * clients
     all_connected = threading.Event()
     go = threading.Event()
     failures: list[str] = []
 
-    def client() -> None:
+    def client(index: int) -> None:
         try:
             sock = socket.create_connection(("127.0.0.1", port), timeout=IO_TIMEOUT)
         except OSError as exc:
@@ -112,9 +127,11 @@ def _clients(port: int, clients: int, trips: int) -> dict:
         if sock is None:
             return
         with sock:
-            go.wait(IO_TIMEOUT)
+            go.wait(max(0.0, deadline - time.perf_counter()))
             try:
                 for _ in range(trips):
+                    if time.perf_counter() > deadline:
+                        return
                     sock.sendall(PAYLOAD)
                     received = 0
                     while received < len(PAYLOAD):
@@ -122,22 +139,25 @@ def _clients(port: int, clients: int, trips: int) -> dict:
                         if not chunk:
                             raise ConnectionError("server closed")
                         received += len(chunk)
+                    completed[index] += 1
             except OSError as exc:
                 failures.append(repr(exc))
 
     start = time.perf_counter()
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
         thread.start()
-    all_connected.wait(IO_TIMEOUT)
+    all_connected.wait(max(0.0, deadline - time.perf_counter()))
     connected_at = time.perf_counter()
     go.set()
-    for thread in threads:
-        thread.join(IO_TIMEOUT)
+    _join_all(threads, deadline + 1.0)
     end = time.perf_counter()
+    done = sum(completed)
     return {"wall_s": end - start, "connect_s": connected_at - start,
-            "trips_s": end - connected_at, "round_trips": clients * trips,
-            "failures": len(failures), "first_failure": failures[0] if failures else None}
+            "trips_s": end - connected_at, "round_trips": done,
+            "planned_round_trips": clients * trips, "timed_out": done < clients * trips,
+            "budget_s": budget, "failures": len(failures),
+            "first_failure": failures[0] if failures else None}
 
 
 def echo_inproc(clients: int, trips: int, repeats: int) -> None:
@@ -163,15 +183,15 @@ def server(connections: int, delay: float) -> None:
     threading.stack_size(STACK)
     listener = _listener(min(connections + 16, 65535))
     print(listener.getsockname()[1], flush=True)
-    _serve(listener, connections, delay)
+    accepted = _serve(listener, connections, delay)
     listener.close()
-    _emit(connections=connections)
+    _emit(connections=accepted)
 
 
-def client(port: int, clients: int, trips: int) -> None:
+def client(port: int, clients: int, trips: int, budget: float) -> None:
     nofile = _raise_nofile()
     threading.stack_size(STACK)
-    result = _clients(port, clients, trips)
+    result = _clients(port, clients, trips, budget)
     _emit(nofile=nofile, **result)
 
 
@@ -186,8 +206,7 @@ def sleep(tasks: int, sleeps: int, seconds: float) -> None:
     threads = [threading.Thread(target=task, daemon=True) for _ in range(tasks)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(IO_TIMEOUT)
+    _join_all(threads, start + IO_TIMEOUT)
     _emit(wall_s=time.perf_counter() - start, alive=sum(t.is_alive() for t in threads))
 
 
@@ -198,7 +217,7 @@ if __name__ == "__main__":
     elif KIND == "server":
         server(int(args[0]), float(args[1]))
     elif KIND == "client":
-        client(int(args[0]), int(args[1]), int(args[2]))
+        client(int(args[0]), int(args[1]), int(args[2]), float(args[3]) if len(args) > 3 else 600.0)
     elif KIND == "sleep":
         sleep(int(args[0]), int(args[1]), float(args[2]))
     else:

@@ -21,7 +21,8 @@ Modes alternate in each round (3 rounds; 2 at N = 10,000, where one threads run 
 half a minute) and every run is a fresh process; figures are medians and the
 ratio is the median of the per-round ratios (greenlets over threads for throughput, threads
 over greenlets for wall time, so > 1 means greenlets are better). Every socket operation has a
-60 s timeout and every child a 300 s one, so a run always ends.
+60 s timeout, an echo client stops after a budget (90 s; its completed round trips are then
+what is counted, and the table says so) and every child has a 300 s timeout: a run always ends.
 
 The suite also draws throughput and memory against N (``docs/images/scale.png``; needs
 matplotlib, the ``bench`` extra).
@@ -49,7 +50,7 @@ def _last_json(text: str) -> dict:
     return json.loads(text.strip().splitlines()[-1])
 
 
-def run_echo(mode: str, clients: int, trips: int, delay: float) -> dict:
+def run_echo(mode: str, clients: int, trips: int, delay: float, budget: float) -> dict:
     server = subprocess.Popen([PY, WORKERS, "server", mode, str(clients), str(delay)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -59,7 +60,7 @@ def run_echo(mode: str, clients: int, trips: int, delay: float) -> dict:
             raise RuntimeError(f"echo server ({mode}) did not start: {port_line!r} "
                                f"{server.stderr.read() if server.poll() is not None else ''}")
         client = subprocess.run([PY, WORKERS, "client", mode, port_line.strip(), str(clients),
-                                 str(trips)], capture_output=True, text=True,
+                                 str(trips), str(budget)], capture_output=True, text=True,
                                 timeout=CHILD_TIMEOUT)
         if client.returncode != 0:
             raise RuntimeError(f"echo client ({mode}, N={clients}) failed:\n{client.stderr[-2000:]}")
@@ -108,11 +109,11 @@ def _pairwise(runs: dict[str, list[dict]], key: str, higher_is_better: bool) -> 
 
 
 def measure(sizes: list[int], rounds: int, trips: int, delay: float, sleeps: int,
-            sleep_s: float) -> list[dict]:
+            sleep_s: float, budget: float) -> list[dict]:
     rows = []
     for n in sizes:
         rounds = min(rounds, 2) if n >= 10_000 else rounds  # a threads run there takes ~30 s
-        echo = _interleaved(lambda mode: run_echo(mode, n, trips, delay), rounds)
+        echo = _interleaved(lambda mode: run_echo(mode, n, trips, delay, budget), rounds)
         rows.append({
             "workload": "echo", "n": n, "trips_per_client": trips, "server_delay_s": delay,
             "rounds": rounds,
@@ -120,6 +121,9 @@ def measure(sizes: list[int], rounds: int, trips: int, delay: float, sleeps: int
                for key in ("wall_s", "connect_s", "trips_s", "trips_per_s", "peak_rss_mib",
                            "client_rss_mib", "server_rss_mib")},
             **{f"{label}_failures": sum(r["failures"] for r in echo[label]) for label in MODES},
+            **{f"{label}_timed_out": sum(bool(r["timed_out"]) for r in echo[label])
+               for label in MODES},
+            "budget_s": budget,
             "throughput_ratio": _pairwise(echo, "trips_per_s", True),
             "wall_ratio": _pairwise(echo, "wall_s", False),
             "runs": echo,
@@ -146,7 +150,9 @@ def _print_row(row: dict) -> None:
     def side(label: str) -> str:
         trips = f"{row[label + '_trips_per_s']:>10,.0f}" if row["workload"] == "echo" else f"{'-':>10}"
         failures = row.get(label + "_failures")
-        mark = f" ({failures} errors)" if failures else ""
+        stopped = row.get(label + "_timed_out")
+        mark = (f" ({failures} errors)" if failures else "") + \
+               (f" ({stopped} run(s) stopped at the {row['budget_s']:g} s budget)" if stopped else "")
         return f"{row[label + '_wall_s']:>{15 if label == 'threads' else 17}.3f}{trips}" \
                f"{row[label + '_peak_rss_mib']:>9.1f}{mark}"
 
@@ -213,6 +219,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="interleaved rounds per N (at most 2 at N >= 10,000)")
     parser.add_argument("--trips", type=int, default=5, help="round trips per client (M)")
     parser.add_argument("--delay", type=float, default=0.001, help="server delay per reply (s)")
+    parser.add_argument("--budget", type=float, default=90.0,
+                        help="seconds an echo client run may take; then it stops and the round "
+                             "trips completed are counted (default 90)")
     parser.add_argument("--plot", type=Path, default=None,
                         help=f"PNG to write (default {DEFAULT_PLOT.relative_to(ROOT)}; "
                              "a temporary file with --quick)")
@@ -227,7 +236,8 @@ def main(argv: list[str] | None = None) -> dict:
     print("  thru x = greenlets/threads round trips/s; wall x = threads/greenlets wall time "
           "(> 1: greenlets better)")
     print(HEADER)
-    rows = measure(sizes, rounds, trips, args.delay, sleeps=10, sleep_s=0.01)
+    rows = measure(sizes, rounds, trips, args.delay, sleeps=10, sleep_s=0.01,
+                   budget=30.0 if args.quick else args.budget)
     plot_path = None
     if not args.no_plot:
         target = args.plot
