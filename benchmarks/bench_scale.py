@@ -17,8 +17,7 @@ runs on greenlets. Two workloads, at N = 200, 2,000 and 10,000:
 * sleep: N threads each calling ``time.sleep(0.01)`` 10 times: wall time and peak RSS.
 
 Threads get a 256 KiB stack (``threading.stack_size``) in both modes so 10,000 of them fit.
-Modes alternate in each round (3 rounds; 2 at N = 10,000, where one threads run takes about
-half a minute) and every run is a fresh process; figures are medians and the
+Modes alternate in each round (3 rounds) and every run is a fresh process; figures are medians and the
 ratio is the median of the per-round ratios (greenlets over threads for throughput, threads
 over greenlets for wall time, so > 1 means greenlets are better). Every socket operation has a
 60 s timeout, an echo client stops after a budget (90 s; its completed round trips are then
@@ -112,7 +111,6 @@ def measure(sizes: list[int], rounds: int, trips: int, delay: float, sleeps: int
             sleep_s: float, budget: float) -> list[dict]:
     rows = []
     for n in sizes:
-        rounds = min(rounds, 2) if n >= 10_000 else rounds  # a threads run there takes ~30 s
         echo = _interleaved(lambda mode: run_echo(mode, n, trips, delay, budget), rounds)
         rows.append({
             "workload": "echo", "n": n, "trips_per_client": trips, "server_delay_s": delay,
@@ -216,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="N=200 only, one round, for CI smoke")
     parser.add_argument("--sizes", default="200,2000,10000", help="comma-separated N values")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds per N (at most 2 at N >= 10,000)")
+                        help="interleaved rounds per N")
     parser.add_argument("--trips", type=int, default=5, help="round trips per client (M)")
     parser.add_argument("--delay", type=float, default=0.001, help="server delay per reply (s)")
     parser.add_argument("--budget", type=float, default=90.0,
