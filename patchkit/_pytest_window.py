@@ -153,9 +153,15 @@ def _registry() -> Any:
     return patchkit.registry()
 
 
-def open_window(auditor: Any) -> Window:
-    """Start a window now; what blocked before this call is not in it."""
-    _cut()
+def open_window(auditor: Any, cut: bool = True) -> Window:
+    """Start a window now; what blocked before this call is not in it.
+
+    Args:
+        cut: Close the current stretch first; ``False`` right after :meth:`Window.findings`,
+            which just did.
+    """
+    if cut:
+        _cut()
     auditor.sampler.samples.clear()
     return Window(auditor, len(auditor.clock.blocks), len(auditor.events.observations),
                   len(auditor.misbehavior.observations))

@@ -181,7 +181,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     if problems:
         _fail(report, "patchkit: this test blocked the gevent hub or undid patching\n\n"
               + "\n\n".join(problems))
-    item.stash[_WINDOW] = open_window(plugin.auditor)
+    item.stash[_WINDOW] = open_window(plugin.auditor, cut=False)
     return report
 
 
