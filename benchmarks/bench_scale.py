@@ -150,7 +150,8 @@ def _print_row(row: dict) -> None:
         failures = row.get(label + "_failures")
         stopped = row.get(label + "_timed_out")
         mark = (f" ({failures} errors)" if failures else "") + \
-               (f" ({stopped} run(s) stopped at the {row['budget_s']:g} s budget)" if stopped else "")
+               (f" ({stopped} run(s) incomplete: errors or the {row['budget_s']:g} s budget)"
+                if stopped else "")
         return f"{row[label + '_wall_s']:>{15 if label == 'threads' else 17}.3f}{trips}" \
                f"{row[label + '_peak_rss_mib']:>9.1f}{mark}"
 
@@ -197,7 +198,8 @@ def plot(rows: list[dict], path: Path) -> Path | None:
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    ax3.set_yscale("log")
+    for ax in (ax1, ax2, ax3):
+        ax.set_ylim(bottom=0)
     fig.suptitle("The same blocking-style program: plain threads vs patchkit.patch_all() greenlets "
                  "(medians, 2-core VM)", fontsize=11)
     fig.tight_layout()

@@ -74,8 +74,7 @@ def scale_table(scale: dict) -> list[str]:
             errors = r.get(f"{side}_failures")
             stopped = r.get(f"{side}_timed_out")
             cells += [f"{r[side + '_wall_s']:.2f} s"
-                      + (f" (stopped at the {r['budget_s']:g} s budget in {stopped}/{r['rounds']} "
-                         "runs)" if stopped else ""),
+                      + (f" (incomplete in {stopped}/{r['rounds']} runs)" if stopped else ""),
                       f"{r[side + '_trips_per_s']:,.0f}" if echo else "–",
                       f"{r[side + '_peak_rss_mib']:.0f} MiB" + (f" ({errors} errors)" if errors else "")]
         ratio = (f"{r['throughput_ratio']:.2f}, {r['wall_ratio']:.2f}" if echo
