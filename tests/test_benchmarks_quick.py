@@ -1,9 +1,11 @@
 """Smoke test of the benchmark suite: ``python -m benchmarks --quick`` runs every case.
 
 No timing is asserted (the machines are noisy); only that every case runs, prints its ratio
-line and lands in the JSON results. It takes ~35 s on an idle 2-core machine, so it is grouped
-on its own under xdist (``xdist_group``, registered by pytest-xdist) and given a generous
-timeout; deselect it with ``-k "not benchmarks_quick"`` when iterating.
+line and lands in the JSON results. It is one test of ~35 s (up to ~70 s beside a parallel
+suite), so under ``pytest -n auto`` it occupies one worker while the others run the rest; it
+carries ``xdist_group("benchmarks")`` (registered by pytest-xdist) so ``--dist loadgroup``
+keeps it apart, and a 600 s subprocess timeout bounds it. Deselect it with
+``-k "not benchmarks_quick"`` when iterating.
 """
 
 from __future__ import annotations
