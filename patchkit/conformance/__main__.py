@@ -13,11 +13,12 @@ import argparse
 import datetime
 import os
 import sys
-import tempfile
 import time
 from importlib import metadata
 
 from rich.console import Console
+
+from patchkit.audit.atomic import write_atomic
 
 from ._runner import RunOptions, run_all
 from .known import divergences, load_known
@@ -80,20 +81,6 @@ def patchkit_worse(report: Report) -> list[str]:
         if a["passed"] < b["passed"] or a["hung"] + a["crashed"] > b["hung"] + b["crashed"]:
             worse.append(module)
     return worse
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write *text* to *path* whole or not at all (a temporary file, then ``os.replace``)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(prefix=".patchkit-conformance-", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
 
 
 def _emit(report: Report, args: argparse.Namespace, console: Console) -> None:

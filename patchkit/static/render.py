@@ -7,9 +7,7 @@ The JSON file is written atomically, so a reader never sees half a report.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from typing import IO
 
 from rich import box
@@ -19,6 +17,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from ..audit.atomic import write_atomic
 from .model import ScanReport, StaticFinding
 
 __all__ = ["render", "write_json", "make_console", "summary_line"]
@@ -103,13 +102,4 @@ def write_json(report: ScanReport, path: str, stdout: IO[str] | None = None) -> 
         out.write(text)
         out.flush()
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(prefix=".patchkit-static-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    write_atomic(path, text)
