@@ -69,8 +69,8 @@ class Window:
                                         attribution)
             observations += auditor.misbehavior.observations[self.misbehavior:]
             if not cpu:
-                not_waiting = time.thread_time() - self.cpu0 + _run_delay() - self.delay0
-                observations = _without_cpu_work(observations, not_waiting)
+                observations = _without_cpu_work(observations, time.thread_time() - self.cpu0,
+                                                 _run_delay() - self.delay0)
             context = advice.Context(patchers=frozenset(
                 spec.name for spec in _registry().ordered()))
             found = aggregate(observations, attribution, context)
@@ -122,17 +122,21 @@ def _run_delay() -> float:
         return 0.0
 
 
-def _without_cpu_work(observations: list[Any], cpu_used: float) -> list[Any]:
+def _without_cpu_work(observations: list[Any], cpu_used: float,
+                      run_delay: float) -> list[Any]:
     """Drop blocks that were Python computing, keep the waits.
 
     A block with no sampled callee reads as CPU work; but when the sampler thread was
-    starved (a loaded machine) a sleep looks the same. The thread's CPU time plus the time
-    the OS kept it waiting for a CPU (*cpu_used*) tells them apart: if that is less than
-    half the unexplained blocked time, those blocks were waiting on something, and stay.
+    starved (a loaded machine) a sleep looks the same. Over the window, the thread's CPU
+    time tells them apart once the time the OS kept it waiting for a CPU (*run_delay*) is
+    taken out of the blocked time: a thread that computed for most of what remains was
+    computing; one that used much less was waiting on something, and its blocks stay.
     """
     unexplained = [o for o in observations if o.cpu and o.callee is None]
-    blocked = sum(o.duration or 0.0 for o in unexplained)
-    if not unexplained or cpu_used < 0.5 * blocked:
+    if not unexplained:
+        return observations
+    blocked = sum(o.duration or 0.0 for o in unexplained) - run_delay
+    if blocked > 0 and cpu_used < 0.5 * blocked:
         return observations
     return [o for o in observations if not (o.cpu and o.callee is None)]
 

@@ -194,8 +194,6 @@ def test_xdist_workers_are_patched_and_cooperative_tests_pass(pytester: pytest.P
         assert outcomes[name] == "PASSED", outcomes
 
 
-@pytest.mark.xfail(strict=False, reason="known issue (issue 4 stays open): in some runs one "
-                   "xdist worker reports none of its blocking tests")
 def test_xdist_workers_fail_every_blocking_test(pytester: pytest.Pytester) -> None:
     _, outcomes = _xdist_outcomes(pytester)
     blocking = ("test_original_sleep", "test_ctypes_call", "test_swallows_everything",
