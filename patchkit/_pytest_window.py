@@ -113,11 +113,20 @@ def _is_harness(finding: Finding) -> bool:
             or (finding.file or "").startswith(_OUR_DIR))
 
 
+_SCHEDSTAT: dict[int, int] = {}
+
+
 def _run_delay() -> float:
-    """Seconds this thread has spent runnable but not running (Linux schedstat), else 0."""
+    """Seconds this thread has spent runnable but not running (Linux schedstat), else 0.
+
+    Read every window, so the file stays open and is re-read with one pread.
+    """
+    tid = threading.get_native_id()
+    fd = _SCHEDSTAT.get(tid)
     try:
-        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
-            return int(f.read().split()[1]) / 1e9
+        if fd is None:
+            fd = _SCHEDSTAT[tid] = os.open(f"/proc/self/task/{tid}/schedstat", os.O_RDONLY)
+        return int(os.pread(fd, 128, 0).split()[1]) / 1e9
     except (OSError, ValueError, IndexError):
         return 0.0
 
