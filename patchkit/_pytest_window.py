@@ -176,5 +176,6 @@ def open_window(auditor: Any, cut: bool = True) -> Window:
     if cut:
         _cut()
     auditor.sampler.samples.clear()
+    auditor.sampler.paused = False
     return Window(auditor, len(auditor.clock.blocks), len(auditor.events.observations),
                   len(auditor.misbehavior.observations))

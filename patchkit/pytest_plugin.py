@@ -113,6 +113,7 @@ def _start_auditor(threshold: float) -> Any:
 
     auditor = Auditor(AuditConfig(Target("module", "pytest"), threshold=threshold, quiet=True))
     auditor.start()
+    auditor.sampler.paused = True  # collection is pytest's work; each test's window resumes it
     return auditor
 
 
@@ -160,7 +161,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         from ._pytest_window import open_window
 
         item.stash[_WINDOW] = open_window(plugin.auditor)
-    return (yield)
+    try:
+        return (yield)
+    finally:
+        if plugin is not None:
+            plugin.auditor.sampler.paused = True  # until the next test's window opens
 
 
 @pytest.hookimpl(wrapper=True)

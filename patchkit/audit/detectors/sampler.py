@@ -101,6 +101,9 @@ class Sampler:
         self.stretch_start = stretch_start
         self.period = period
         self.min_age = min_age
+        # Set by the pytest plugin between tests: pytest's own long stretches (collection,
+        # reporting) are not worth sampling, and sampling them costs the GIL.
+        self.paused = False
         self.originals = originals
         self.samples: dict[float, list[Sample]] = {}
         self.ident: int | None = None
@@ -181,6 +184,8 @@ class Sampler:
 
         *busy* says the hub's thread held the GIL when this thread woke (CPU work).
         """
+        if self.paused:
+            return
         start = self.stretch_start()
         if time.perf_counter() - start < self.min_age:
             return
