@@ -9,7 +9,6 @@ bookkeeping between tests outside every window.
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import time
@@ -60,8 +59,7 @@ class Window:
             return []  # the common case: nothing seen, nothing to aggregate
         with auditor_work():
             attribution = _attribution()
-            blocks = [b for b in auditor.clock.blocks[self.blocks:]
-                      if b.end - b.start - _gc_time(b.start, b.end) > auditor.config.threshold]
+            blocks = auditor.blocks_without_gc(self.blocks)
             timed = blocks_to_observations(blocks,
                                            auditor.sampler.samples,
                                            auditor.config.threshold, attribution)
@@ -76,31 +74,6 @@ class Window:
             found = aggregate(observations, attribution, context)
         return [f for f in found if f.kind in _PER_TEST_KINDS and f not in self.consumed
                 and not _is_harness(f)]
-
-
-# Garbage collection holds the GIL like a slow C call does, so a 30 ms collection in a
-# test process full of pytest's objects reads as a hub block with no sample. Collections
-# are timed through gc.callbacks and taken out of each block before it is judged.
-_GC: list[tuple[float, float]] = []
-_GC_STARTED: list[float] = []
-
-
-def _on_gc(phase: str, info: dict[str, Any]) -> None:
-    now = time.perf_counter()
-    if phase == "start":
-        _GC_STARTED[:] = [now]
-    elif _GC_STARTED:
-        _GC.append((_GC_STARTED.pop(), now))
-        if len(_GC) > 4096:
-            del _GC[:2048]
-
-
-gc.callbacks.append(_on_gc)
-
-
-def _gc_time(start: float, end: float) -> float:
-    return sum(max(0.0, min(end, g_end) - max(start, g_start)) for g_start, g_end in _GC
-               if g_end > start and g_start < end)
 
 
 _HARNESS_PACKAGES = frozenset({"pytest", "pluggy", "pytest-xdist", "execnet", "patchkit"})

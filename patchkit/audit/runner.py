@@ -23,6 +23,7 @@ from patchkit._run import Target, die_like_python, run_target
 from .config import STRICT_EXIT_CODE, AuditConfig
 from .detectors import Observation
 from .detectors.events import AuditEvents
+from .detectors.gcpauses import GcPauses
 from .detectors.imports import Attribution, KnownImports
 from .detectors.misbehavior import Misbehavior
 from .detectors.sampler import Sampler, original_thread_api
@@ -143,6 +144,7 @@ class Auditor:
                                   self.clock.stretch_start)
         self.stale = StaleScan(self.watch.label, lambda: self.watch.original_ids)
         self.misbehavior = Misbehavior(self._own_idents)
+        self.gc = GcPauses()
         self.known = KnownImports()
         self.started = time.perf_counter()
 
@@ -158,6 +160,7 @@ class Auditor:
         self.sampler.start()
         self.events.start()
         self.misbehavior.start()
+        self.gc.start()
         self.known.start()
 
     def _on_patch(self) -> None:
@@ -172,6 +175,7 @@ class Auditor:
             self.sampler.stop()
             self.events.stop()
             self.misbehavior.stop()
+            self.gc.stop()
             self.known.stop()
             self.watch.refresh()
             self.stale.scan()
@@ -191,11 +195,17 @@ class Auditor:
             findings = aggregate(observations, attribution, context, origin=self.started)
             return [f for f in findings if _wanted(f, self.config)]
 
+    def blocks_without_gc(self, since: int = 0) -> list[Any]:
+        """The timed blocks from *since* on, less those that were mostly garbage collection."""
+        threshold = self.config.threshold
+        return [b for b in self.clock.blocks[since:]
+                if b.end - b.start - self.gc.within(b.start, b.end) > threshold]
+
     def _observations(self, attribution: Attribution, target_file: str | None) -> list[Observation]:
         from . import collect
         from .findings import blocks_to_observations, callback_observations, merge_events
 
-        timed = blocks_to_observations(self.clock.blocks, self.sampler.samples,
+        timed = blocks_to_observations(self.blocks_without_gc(), self.sampler.samples,
                                        self.config.threshold, attribution,
                                        self.watch.original_ids, self.sampler.delays)
         timed += callback_observations(self.sampler.hub_callbacks, self.config.threshold)
