@@ -46,10 +46,14 @@ def _known(callee: Callee | None, package: str | None, frame: FrameInfo | None,
 
 
 def _known_fix(package: str, context: Context) -> str:
+    """The knowledge base's fix (patchkit/knowledge/libraries.toml), else the detector's note."""
+    from patchkit.knowledge import fix_for
+
+    known = fix_for(package) or KNOWN_PACKAGES[package]
     if package in context.patchers:
-        return (f"enable the {package} patcher (patchkit.patch({package!r}), or leave it on in "
-                f"patch_all()); {KNOWN_PACKAGES[package]}")
-    return KNOWN_PACKAGES[package]
+        return (f"the {package} patcher was not applied: don't pass {package}=False to "
+                f"patch_all() (or call patchkit.patch({package!r})); {known}")
+    return known
 
 
 def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu: bool,
