@@ -8,10 +8,13 @@ half a report and an interrupted write leaves the previous file intact.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import tempfile
+from typing import IO
 
-__all__ = ["write_atomic", "check_writable"]
+__all__ = ["write_atomic", "write_json_report", "check_writable"]
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -35,6 +38,17 @@ def write_atomic(path: str, text: str) -> None:
         if os.path.exists(temp):
             os.unlink(temp)
         raise
+
+
+def write_json_report(data: object, path: str, stdout: IO[str] | None = None) -> None:
+    """Write *data* as indented JSON to *path* atomically, or to stdout when *path* is ``-``."""
+    text = json.dumps(data, indent=2) + "\n"
+    if path == "-":
+        out = stdout or sys.stdout
+        out.write(text)
+        out.flush()
+        return
+    write_atomic(path, text)
 
 
 def check_writable(option: str, path: str) -> str | None:

@@ -8,7 +8,6 @@ blocking time, fits 80 columns, and is plain text when not writing to a terminal
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -19,7 +18,7 @@ from typing import IO, Any
 from rich.console import Console
 from rich.text import Text
 
-from .atomic import write_atomic
+from .atomic import write_json_report
 from .findings import Finding
 
 __all__ = ["SCHEMA", "Report", "write_json", "render_terminal", "make_console"]
@@ -61,13 +60,7 @@ class Report:
 
 def write_json(report: Report, path: str, stdout: IO[str] | None = None) -> None:
     """Write *report* to *path* atomically, or to stdout when *path* is ``-``."""
-    text = json.dumps(report.to_dict(), indent=2) + "\n"
-    if path == "-":
-        out = stdout or sys.stdout
-        out.write(text)
-        out.flush()
-        return
-    write_atomic(path, text)
+    write_json_report(report.to_dict(), path, stdout)
 
 
 def make_console(file: IO[str] | None = None, width: int | None = None) -> Console:

@@ -6,7 +6,6 @@ The JSON file is written atomically, so a reader never sees half a report.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import IO
 
@@ -17,7 +16,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from ..audit.atomic import write_atomic
+from ..audit.atomic import write_json_report
 from .model import ScanReport, StaticFinding
 
 __all__ = ["render", "write_json", "make_console", "summary_line"]
@@ -96,10 +95,4 @@ def render(report: ScanReport, console: Console, verbose: bool = False) -> None:
 
 def write_json(report: ScanReport, path: str, stdout: IO[str] | None = None) -> None:
     """Write the report's JSON to *path* atomically, or to stdout when *path* is ``-``."""
-    text = json.dumps(report.to_dict(), indent=2) + "\n"
-    if path == "-":
-        out = stdout or sys.stdout
-        out.write(text)
-        out.flush()
-        return
-    write_atomic(path, text)
+    write_json_report(report.to_dict(), path, stdout)
