@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 import pytest
 
@@ -266,40 +266,34 @@ def _unavailable(exc: ServiceUnavailable) -> None:
     pytest.skip(str(exc))
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
-    """A PostgreSQL server for the whole session (per xdist worker)."""
+T = TypeVar("T")
+
+
+def _serve(start: Callable[[], tuple[T, Callable[[], None]]]) -> Iterator[T]:
+    """Start a service for a session fixture, skip (or fail in CI) if it can't, stop it after."""
     try:
-        server, stop = start_postgres()
+        server, stop = start()
     except ServiceUnavailable as exc:
         _unavailable(exc)
     try:
         yield server
     finally:
         stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server for the whole session (per xdist worker)."""
+    yield from _serve(start_postgres)
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[Redis]:
     """A redis-server on loopback for the whole session (per xdist worker)."""
-    try:
-        server, stop = start_redis()
-    except ServiceUnavailable as exc:
-        _unavailable(exc)
-    try:
-        yield server
-    finally:
-        stop()
+    yield from _serve(start_redis)
 
 
 @pytest.fixture(scope="session")
 def grpc_server() -> Iterator[GrpcServer]:
     """A gRPC server (generic handlers) in its own process for the whole session."""
-    try:
-        server, stop = start_grpc_server()
-    except ServiceUnavailable as exc:
-        _unavailable(exc)
-    try:
-        yield server
-    finally:
-        stop()
+    yield from _serve(start_grpc_server)
