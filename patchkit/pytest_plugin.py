@@ -186,7 +186,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
     if problems:
         _fail(report, "patchkit: this test blocked the gevent hub or undid patching\n\n"
               + "\n\n".join(problems))
-    item.stash[_WINDOW] = open_window(plugin.auditor, cut=False)
+    if report.when != "teardown":
+        item.stash[_WINDOW] = open_window(plugin.auditor, cut=False)
     return report
 
 
@@ -218,9 +219,9 @@ def patchkit_findings(request: pytest.FixtureRequest) -> Any:
     return fetch
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     plugin = config.stash.get(_KEY, None)
     if plugin is not None and plugin.auditor is not None:
-        plugin.auditor.clock.stop()
-        plugin.auditor.sampler.stop()
+        plugin.auditor.stop(final_scan=False)  # before pytest's own gc.collect() calls
         sys.stdout.flush()

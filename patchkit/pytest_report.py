@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import sys
 from typing import Any
@@ -68,34 +69,67 @@ def allowed(finding: Finding, item: pytest.Item, ini_rules: tuple[str, ...]) -> 
 def reverted_patches(plugin: Any) -> list[str]:
     """Patches another plugin undid during this test (pytest-socket restores socket.socket
     after every test); each is put back and reported once."""
+    watched, expected = _watched(plugin)
+    try:
+        # The common case, compared in C (this runs after every test): every swapped
+        # attribute still holds its replacement.
+        if [read(module) for module, read, _ in watched] == expected:
+            return []
+    except AttributeError:
+        pass
     problems = []
-    for module, swap in _watched(plugin):
-        current = getattr(module, swap.attribute, swap.replacement)
-        if current is swap.replacement or current is not swap.original:
-            continue
-        if swap.key not in plugin.reverted:
-            plugin.reverted.add(swap.key)
-            problems.append(
-                f"{swap.module}.{swap.attribute} was restored to the unpatched original "
-                "during this test by something other than patchkit (pytest-socket does this "
-                "after every test; run with -p no:socket). patchkit put the patch back; "
-                "tests before this point may have run unpatched.")
-        setattr(module, swap.attribute, swap.replacement)
+    for module, _, swaps in watched:
+        for swap in swaps:
+            current = getattr(module, swap.attribute, swap.replacement)
+            if current is swap.replacement or current is not swap.original:
+                continue
+            if swap.key not in plugin.reverted:
+                plugin.reverted.add(swap.key)
+                problems.append(
+                    f"{swap.module}.{swap.attribute} was restored to the unpatched original "
+                    "during this test by something other than patchkit (pytest-socket does "
+                    "this after every test; run with -p no:socket). patchkit put the patch "
+                    "back; tests before this point may have run unpatched.")
+            setattr(module, swap.attribute, swap.replacement)
     return problems
 
 
-def _watched(plugin: Any) -> list[tuple[Any, Any]]:
-    """``(module, swap)`` for every attribute swap in force, rebuilt when the ledger changes
-    (this runs after every test, so it must not walk the ledger each time)."""
-    import patchkit
+class _Invalidate:
+    """A patch listener that drops the cached swap list whenever patching changes."""
 
-    cache = plugin.__dict__.setdefault("_watched_cache", {})
-    count = len(patchkit.applied()) + len(patchkit.pending())
-    if cache.get("count") != count:
-        cache["count"] = count
-        cache["pairs"] = [
-            (sys.modules[s.module], s) for s in patchkit.ledger()
-            if s.restore is None and s.replacement is not patchkit.MISSING
-            and s.module in sys.modules]
-    pairs: list[tuple[Any, Any]] = cache["pairs"]
-    return pairs
+    def __init__(self, cache: dict[str, Any]) -> None:
+        self.cache = cache
+
+    def did_patch(self, swaps: Any) -> None:
+        self.cache.clear()
+
+    def did_unpatch(self, swaps: Any) -> None:
+        self.cache.clear()
+
+
+def _watched(plugin: Any) -> tuple[list[tuple[Any, Any, list[Any]]], list[tuple[Any, ...]]]:
+    """``[(module, read, swaps)]`` per module with attribute swaps in force, and what each
+    ``read(module)`` returns while they all are (the replacements, as a tuple). Rebuilt
+    when patching changes: a listener empties the cache."""
+    cache = plugin.__dict__.get("_watched_cache")
+    if cache is None:
+        import patchkit
+
+        cache = plugin.__dict__["_watched_cache"] = {}
+        patchkit.add_listener(_Invalidate(cache))
+    if "watched" not in cache:
+        import patchkit
+
+        per_module: dict[str, list[Any]] = {}
+        for s in patchkit.ledger():
+            if (s.restore is None and s.replacement is not patchkit.MISSING
+                    and s.module in sys.modules):
+                per_module.setdefault(s.module, []).append(s)
+        # "__name__" makes attrgetter return a tuple even for a single swapped attribute.
+        cache["watched"] = [
+            (sys.modules[name], operator.attrgetter(*[s.attribute for s in swaps], "__name__"),
+             swaps) for name, swaps in per_module.items()]
+        cache["expected"] = [
+            (*[s.replacement for s in swaps], sys.modules[name].__name__)
+            for name, swaps in per_module.items()]
+    return cache["watched"], cache["expected"]

@@ -111,6 +111,20 @@ def test_without_the_option_nothing_changes(pytester: pytest.Pytester) -> None:
     assert "patchkit:" not in result.stdout.str()
 
 
+def test_without_the_option_the_plugin_imports_nothing(pytester: pytest.Pytester) -> None:
+    # The entry point loads patchkit.pytest_plugin in every pytest run; without --patchkit
+    # it must not import gevent (or patchkit's core, which would) into the test process.
+    pytester.makepyfile(test_imports="""
+        import sys
+
+        def test_nothing_imported():
+            assert "patchkit.pytest_plugin" in sys.modules
+            assert "gevent" not in sys.modules and "patchkit._core" not in sys.modules
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:socket")
+    result.assert_outcomes(passed=1)
+
+
 def test_ini_enables_and_allows(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\npatchkit = true\npatchkit_allow =\n    test_ini.py:4\n")
     pytester.makepyfile(test_ini="""

@@ -6,7 +6,7 @@ app's own code -- anything that is neither stdlib, nor the patching machinery, n
 installed -- has no package (``None``).
 
 Known C-extension packages that block unless set up for gevent are watched with
-wrapt post-import hooks: when one is imported, its import time and module are
+post-import hooks: when one is imported, its import time and module are
 recorded, so the advice for a block inside it can name the right fix.
 """
 
@@ -114,7 +114,11 @@ class Attribution:
 
 
 class KnownImports:
-    """wrapt post-import hooks on :data:`KNOWN_PACKAGES`: when each got imported."""
+    """Post-import hooks on :data:`KNOWN_PACKAGES`: when each got imported.
+
+    Registered through :func:`patchkit._deferred.when_imported`, so wrapt is imported
+    only when one of them is.
+    """
 
     def __init__(self) -> None:
         self.imported: dict[str, float] = {}
@@ -123,16 +127,16 @@ class KnownImports:
 
     def start(self) -> None:
         """Register the hooks (they fire at once for packages already imported)."""
-        import wrapt
+        from ..._deferred import when_imported
 
         self.active = True
         if not self._registered:
             self._registered = True
             for name in KNOWN_PACKAGES:
-                wrapt.register_post_import_hook(self._on_import, name)
+                when_imported(name, self._on_import)
 
     def stop(self) -> None:
-        """Stop recording; wrapt keeps hooks registered, so they just go quiet."""
+        """Stop recording; hooks cannot be unregistered, so they just go quiet."""
         self.active = False
 
     def _on_import(self, module: Any) -> None:

@@ -1,7 +1,8 @@
 """Misbehaviour after patching: gevent and greenlet errors, and native threads left running.
 
 gevent reports a greenlet's uncaught error through ``Hub.handle_error`` (wrapped
-here through a wrapt post-import hook on ``gevent.hub``), the main greenlet's
+once ``gevent.hub`` is imported -- through :func:`patchkit._deferred.when_imported`, which
+leaves wrapt unimported when gevent.hub already is), the main greenlet's
 through ``sys.excepthook``, a native thread's through ``threading.excepthook``. Each
 wrapper records the error if it is one of gevent's misuse errors (``LoopExit``,
 ``BlockingSwitchOutError``, ``ConcurrentObjectUseError``, ...) or a greenlet
@@ -84,7 +85,7 @@ class Misbehavior:
 
     def start(self) -> None:
         """Install the excepthook wrappers and the post-import hook on gevent.hub."""
-        import wrapt
+        from ..._deferred import when_imported
 
         self.active = True
         previous_sys, previous_threading = sys.excepthook, threading.excepthook
@@ -107,21 +108,28 @@ class Misbehavior:
         self._undo.append(lambda: setattr(sys, "unraisablehook", previous_unraisable))
         self._undo.append(lambda: setattr(sys, "excepthook", previous_sys))
         self._undo.append(lambda: setattr(threading, "excepthook", previous_threading))
-        wrapt.register_post_import_hook(self._wrap_hub, "gevent.hub")
+        when_imported("gevent.hub", self._wrap_hub)
 
     def _wrap_hub(self, module: Any) -> None:
-        import greenlet  # type: ignore[import-untyped]
-        import wrapt
+        import functools
 
-        def handle_error(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        import greenlet  # type: ignore[import-untyped]
+
+        if not self.active:
+            return  # gevent.hub was imported after the audit ended
+        original = module.Hub.__dict__["handle_error"]
+
+        # A plain method, not a wrapt FunctionWrapper: importing wrapt (~20 ms, and it
+        # imports ssl and asyncio) is the largest part of starting the auditor.
+        @functools.wraps(original)
+        def handle_error(hub: Any, *args: Any, **kwargs: Any) -> Any:
             if len(args) == 4:
                 where = "in a greenlet" if isinstance(args[0], greenlet.greenlet) else \
                     "in a hub callback"
                 self.record(args[1], args[2], args[3], where)
-            return wrapped(*args, **kwargs)
+            return original(hub, *args, **kwargs)
 
-        original = module.Hub.__dict__["handle_error"]
-        wrapt.wrap_function_wrapper(module, "Hub.handle_error", handle_error)
+        module.Hub.handle_error = handle_error
         self._undo.append(lambda: setattr(module.Hub, "handle_error", original))
 
     def record(self, kind: Any, value: Any, tb: Any, where: str) -> None:

@@ -146,6 +146,12 @@ class Sampler:
         stop = self._stop_lock
         try:
             while True:
+                if self.paused:
+                    # Between tests (pytest plugin): no reads, no samples -- each read
+                    # releases the GIL and costs the hub's thread a hand-over.
+                    if stop.acquire(True, self.period):
+                        break
+                    continue
                 before, queued = time.perf_counter(), own.read() or 0.0
                 if stop.acquire(True, self.period):
                     break
