@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from .audit import advice
@@ -32,17 +31,19 @@ def _cut() -> None:
     gevent.sleep(0)
 
 
-@dataclass
 class Window:
     """The observations recorded since :func:`open_window`."""
 
-    auditor: Any
-    blocks: int
-    events: int
-    misbehavior: int
-    cpu0: float = field(default_factory=time.thread_time)
-    delay0: float = field(default_factory=lambda: _run_delay())
-    consumed: list[Finding] = field(default_factory=list)
+    __slots__ = ("auditor", "blocks", "events", "misbehavior", "cpu0", "delay0", "consumed")
+
+    def __init__(self, auditor: Any) -> None:
+        self.auditor = auditor
+        self.blocks = len(auditor.clock.blocks)
+        self.events = len(auditor.events.observations)
+        self.misbehavior = len(auditor.misbehavior.observations)
+        self.cpu0 = time.thread_time()
+        self.delay0 = _run_delay()
+        self.consumed: list[Finding] = []
 
     def findings(self, cpu: bool = False) -> list[Finding]:
         """Aggregate this window's observations (closing the current stretch first).
@@ -150,5 +151,4 @@ def open_window(auditor: Any, cut: bool = True) -> Window:
         _cut()
     auditor.sampler.samples.clear()
     auditor.sampler.paused = False
-    return Window(auditor, len(auditor.clock.blocks), len(auditor.events.observations),
-                  len(auditor.misbehavior.observations))
+    return Window(auditor)

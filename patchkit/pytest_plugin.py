@@ -104,6 +104,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         patchkit.patch_all()
     plugin.startup_problems = [str(w.message) for w in caught]
     plugin.auditor = _start_auditor(plugin.threshold)
+    early_config.pluginmanager.register(_PerTest(plugin), "patchkit-per-test")
 
 
 def _start_auditor(threshold: float) -> Any:
@@ -154,41 +155,52 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                     "it takes package names and max_duration=SECONDS")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    plugin = _plugin(item.config)
-    if plugin is not None:
-        from ._pytest_window import open_window
+class _PerTest:
+    """The per-test hooks, registered only when this process audits (``--patchkit``
+    given and not an xdist controller): a run without ``--patchkit`` pays for none."""
 
-        item.stash[_WINDOW] = open_window(plugin.auditor)
-    try:
-        return (yield)
-    finally:
-        if plugin is not None:
-            plugin.auditor.sampler.paused = True  # until the next test's window opens
+    def __init__(self, plugin: PatchkitPlugin) -> None:
+        from . import _pytest_window, pytest_report
 
+        self.plugin = plugin
+        self.auditor = plugin.auditor
+        self.open_window = _pytest_window.open_window
+        self.report = pytest_report
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
-                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    plugin = _plugin(item.config)
-    window = item.stash.get(_WINDOW, None)
-    if plugin is None or window is None or (report.when == "setup" and report.passed):
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        item.stash[_WINDOW] = self.open_window(self.auditor)
+        try:
+            return (yield)
+        finally:
+            self.auditor.sampler.paused = True  # until the next test's window opens
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report: pytest.TestReport = yield
+        when = report.when
+        if when == "setup" and report.passed:
+            return report  # the window goes on through the call
+        window = item.stash.get(_WINDOW, None)
+        if window is None:
+            return report
+        plugin, text = self.plugin, self.report
+        problems = [text.describe(f) for f in window.findings()
+                    if not text.allowed(f, item, plugin.allow)]
+        if when == "teardown":
+            problems += text.reverted_patches(plugin)
+        else:
+            item.stash[_WINDOW] = self.open_window(self.auditor, cut=False)
+        if problems:
+            _fail(report, "patchkit: this test blocked the gevent hub or undid patching\n\n"
+                  + "\n\n".join(problems))
         return report
-    from ._pytest_window import open_window
-    from .pytest_report import allowed, describe, reverted_patches
 
-    findings = [f for f in window.findings() if not allowed(f, item, plugin.allow)]
-    problems = [describe(f) for f in findings]
-    if report.when == "teardown":
-        problems += reverted_patches(plugin)
-    if problems:
-        _fail(report, "patchkit: this test blocked the gevent hub or undid patching\n\n"
-              + "\n\n".join(problems))
-    if report.when != "teardown":
-        item.stash[_WINDOW] = open_window(plugin.auditor, cut=False)
-    return report
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.auditor.stop(final_scan=False)  # before pytest's own gc.collect() calls
+        sys.stdout.flush()
 
 
 def _fail(report: pytest.TestReport, text: str) -> None:
@@ -217,11 +229,3 @@ def patchkit_findings(request: pytest.FixtureRequest) -> Any:
         return found
 
     return fetch
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_unconfigure(config: pytest.Config) -> None:
-    plugin = config.stash.get(_KEY, None)
-    if plugin is not None and plugin.auditor is not None:
-        plugin.auditor.stop(final_scan=False)  # before pytest's own gc.collect() calls
-        sys.stdout.flush()
