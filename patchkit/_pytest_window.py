@@ -10,25 +10,39 @@ bookkeeping between tests outside every window.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from typing import Any
 
 from .audit import advice
 from .audit.detectors.imports import Attribution
-from .audit.findings import Finding, aggregate, blocks_to_observations, merge_events
+from .audit.findings import (UNSAMPLED, Finding, aggregate, blocks_to_observations, find_site,
+                             merge_events)
+from .audit.frames import FrameInfo
 from .audit.guard import auditor_work
 
-__all__ = ["Window", "open_window"]
+__all__ = ["Window", "open_window", "test_site"]
 
 # Kinds a test can cause; stale references and late patching are session-level.
 _PER_TEST_KINDS = ("blocking", "misbehavior")
 
 
-def _cut() -> None:
+def _cut(auditor: Any, before: bool = True, after: bool = True) -> None:
+    """End the current stretch with a switch.
+
+    Args:
+        before: Read the run delay just before, at the end of the stretch that ends.
+        after: Read it just after, at the start of the stretch that begins. A reading
+            further away (a busy machine can keep this thread waiting inside the
+            switch) would count the OS's delay there as the block's.
+    """
     import gevent
 
+    sampler = auditor.sampler
+    if before:
+        sampler.tick()
     gevent.sleep(0)
+    if after:
+        sampler.tick()
 
 
 class Window:
@@ -42,34 +56,42 @@ class Window:
         self.events = len(auditor.events.observations)
         self.misbehavior = len(auditor.misbehavior.observations)
         self.cpu0 = time.thread_time()
-        self.delay0 = _run_delay()
+        self.delay0 = _run_delay(auditor)
         self.consumed: list[Finding] = []
 
-    def findings(self, cpu: bool = False) -> list[Finding]:
+    def findings(self, cpu: bool = False, item: Any = None, last: bool = False
+                 ) -> list[Finding]:
         """Aggregate this window's observations (closing the current stretch first).
 
         Args:
             cpu: Also report blocks of pure Python CPU work (off by default: a test
                 that computes for 30 ms is not doing unpatched I/O).
+            item: The pytest item; its test function is blamed for a block nobody
+                sampled that the test's greenlet only yielded after in pytest's or this
+                plugin's code.
+            last: No window follows (the test's teardown): skip the run-delay reading
+                that would start the next one.
         """
-        _cut()
         auditor = self.auditor
+        _cut(auditor, after=not last)
         if (len(auditor.clock.blocks) == self.blocks
                 and len(auditor.events.observations) == self.events
                 and len(auditor.misbehavior.observations) == self.misbehavior):
             return []  # the common case: nothing seen, nothing to aggregate
         with auditor_work():
             attribution = _attribution()
-            blocks = auditor.blocks_without_gc(self.blocks)
-            timed = blocks_to_observations(blocks,
+            timed = blocks_to_observations(auditor.blocks_without_gc(self.blocks),
                                            auditor.sampler.samples,
-                                           auditor.config.threshold, attribution)
+                                           auditor.config.threshold, attribution,
+                                           auditor.watch.original_ids, auditor.sampler.delays)
             observations = merge_events(timed, auditor.events.observations[self.events:],
                                         attribution)
             observations += auditor.misbehavior.observations[self.misbehavior:]
             if not cpu:
                 observations = _without_cpu_work(observations, time.thread_time() - self.cpu0,
-                                                 _run_delay() - self.delay0)
+                                                 _run_delay(auditor) - self.delay0)
+            if item is not None:
+                _blame_test(observations, test_site(item), attribution)
             context = advice.Context(patchers=frozenset(
                 spec.name for spec in _registry().ordered()))
             found = aggregate(observations, attribution, context)
@@ -87,22 +109,32 @@ def _is_harness(finding: Finding) -> bool:
             or (finding.file or "").startswith(_OUR_DIR))
 
 
-_SCHEDSTAT: dict[int, int] = {}
+def _blame_test(observations: list[Any], where: FrameInfo, attribution: Attribution) -> None:
+    """A block with no stack from while it lasted -- unsampled, or sampled only once the
+    wait was over (:data:`_WAITED`) -- that shows harness code (this plugin's cut at the
+    window's end, pytest's capture after the test returned) happened in the test: it is
+    sited at the test."""
+    for obs in observations:
+        if obs.detail not in (UNSAMPLED, _WAITED) or obs.site is not None:
+            continue
+        site = find_site(obs.stack, attribution)
+        file = site.frame.file if site.frame is not None else ""
+        if site.package in _HARNESS_PACKAGES or file.startswith(_OUR_DIR) or not file:
+            obs.site = where
+            obs.detail = ("no stack was sampled while it lasted (a call that holds the GIL, "
+                          "or a busy machine): it happened somewhere in this test")
 
 
-def _run_delay() -> float:
-    """Seconds this thread has spent runnable but not running (Linux schedstat), else 0.
+def _run_delay(auditor: Any) -> float:
+    """Seconds the hub's (this) thread has spent runnable but not running, else 0."""
+    reader = auditor.sampler.run_delay
+    return (reader.read() or 0.0) if reader is not None else 0.0
 
-    Read every window, so the file stays open and is re-read with one pread.
-    """
-    tid = threading.get_native_id()
-    fd = _SCHEDSTAT.get(tid)
-    try:
-        if fd is None:
-            fd = _SCHEDSTAT[tid] = os.open(f"/proc/self/task/{tid}/schedstat", os.O_RDONLY)
-        return int(os.pread(fd, 128, 0).split()[1]) / 1e9
-    except (OSError, ValueError, IndexError):
-        return 0.0
+
+def _unexplained(obs: Any) -> bool:
+    """A block with nothing to say what it waited in: sampled running bytecode, or not
+    sampled at all (and not a spawned C function, whose callee is known)."""
+    return obs.callee is None and (obs.cpu or obs.detail == UNSAMPLED)
 
 
 def _without_cpu_work(observations: list[Any], cpu_used: float,
@@ -110,18 +142,26 @@ def _without_cpu_work(observations: list[Any], cpu_used: float,
     """Drop blocks that were Python computing, keep the waits.
 
     A block with no sampled callee reads as CPU work; but when the sampler thread was
-    starved (a loaded machine) a sleep looks the same. Over the window, the thread's CPU
-    time tells them apart once the time the OS kept it waiting for a CPU (*run_delay*) is
-    taken out of the blocked time: a thread that computed for most of what remains was
-    computing; one that used much less was waiting on something, and its blocks stay.
+    starved (a loaded machine) a sleep looks the same, and a call that holds the GIL is
+    never sampled. Over the window, the thread's CPU time tells them apart once the
+    time the OS kept it waiting for a CPU (*run_delay*) is taken out of the blocked
+    time: a thread that computed for most of what remains was computing; one that used
+    much less was waiting on something, and its blocks stay.
     """
-    unexplained = [o for o in observations if o.cpu and o.callee is None]
+    unexplained = [o for o in observations if _unexplained(o)]
     if not unexplained:
         return observations
     blocked = sum(o.duration or 0.0 for o in unexplained) - run_delay
     if blocked > 0 and cpu_used < 0.5 * blocked:
+        for obs in unexplained:
+            if obs.cpu:  # sampled, but not computing: found at the line after the wait
+                obs.cpu, obs.detail = False, _WAITED
         return observations
-    return [o for o in observations if not (o.cpu and o.callee is None)]
+    return [o for o in observations if not _unexplained(o)]
+
+
+_WAITED = ("its thread waited without computing and without letting the sampler look: a "
+           "call that holds the GIL (ctypes.PyDLL, a C extension)")
 
 
 _ATTRIBUTION: list[Attribution] = []
@@ -148,7 +188,17 @@ def open_window(auditor: Any, cut: bool = True) -> Window:
             which just did.
     """
     if cut:
-        _cut()
+        _cut(auditor, before=False)
     auditor.sampler.samples.clear()
     auditor.sampler.paused = False
     return Window(auditor)
+
+
+def test_site(item: Any) -> FrameInfo:
+    """Where a pytest item's test function is defined (its location for other items)."""
+    code = getattr(getattr(item, "function", None), "__code__", None)
+    if code is not None:
+        module = getattr(getattr(item, "module", None), "__name__", None)
+        return FrameInfo(code.co_filename, code.co_firstlineno, code.co_qualname, module)
+    path, line, name = item.location
+    return FrameInfo(os.path.join(str(item.config.rootpath), path), (line or 0) + 1, name)

@@ -186,7 +186,7 @@ class _PerTest:
         if window is None:
             return report
         plugin, text = self.plugin, self.report
-        problems = [text.describe(f) for f in window.findings()
+        problems = [text.describe(f) for f in window.findings(item=item, last=when == "teardown")
                     if not text.allowed(f, item, plugin.allow)]
         if when == "teardown":
             problems += text.reverted_patches(plugin)
@@ -224,7 +224,7 @@ def patchkit_findings(request: pytest.FixtureRequest) -> Any:
         window = request.node.stash.get(_WINDOW, None)
         if window is None:
             return []
-        found = window.findings()
+        found = window.findings(item=request.node)
         window.consumed.extend(found)
         return found
 

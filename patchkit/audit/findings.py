@@ -113,6 +113,11 @@ def _site_key(sample: Sample, attribution: Attribution) -> tuple[str, int] | Non
     return (frame.file, frame.line) if frame is not None else None
 
 
+UNSAMPLED = "yielded here after the block (no stack was sampled while it lasted)"
+"""The detail of a timed block nobody sampled: its stack is where the greenlet yielded
+*after* the block (a call that held the GIL, or a sampler thread the OS kept waiting)."""
+
+
 def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list[Sample]],
                            threshold: float, attribution: Attribution,
                            originals: frozenset[int] = frozenset(),
@@ -147,8 +152,7 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
                                           "frame", stretch=block.start))
         else:
             out.append(Observation("blocking", block.switch_out, duration,
-                                   detail="yielded here after the block (no stack was "
-                                          "sampled while it lasted)", stretch=block.start))
+                                   detail=UNSAMPLED, stretch=block.start))
     return out
 
 

@@ -47,6 +47,10 @@ def test_findings_fixture(patchkit_findings):
     patchkit.get_original("time", "sleep")(0.06)
     found = patchkit_findings()
     assert ("blocking", 40) in [(f.kind, f.line) for f in found]
+
+def test_gil_holding_call():
+    # PyDLL keeps the GIL: the sampler cannot look, only the switch clock times it.
+    ctypes.PyDLL(None).usleep(60000)
 """
 
 CONFTEST = """
@@ -92,12 +96,15 @@ def test_blocking_tests_fail_with_their_line(pytester: pytest.Pytester) -> None:
         "test_ctypes_call": "FAILED", "test_swallows_everything": "FAILED",
         "test_original_socket": "FAILED", "test_marked": "PASSED",
         "test_marked_for_another_package": "FAILED", "test_marked_short": "PASSED",
-        "test_findings_fixture": "PASSED"}
+        "test_findings_fixture": "PASSED", "test_gil_holding_call": "FAILED"}
     text = result.stdout.str()
     assert "test_block.py:9 in test_original_sleep" in text
     assert "test_block.py:12 in test_ctypes_call" in text
     assert "test_block.py:16 in test_swallows_everything" in text
     assert "test_block.py:24 in test_original_socket" in text
+    # Its line when the sampler looked right after the GIL came back, else its def line.
+    assert ("test_block.py:46 in test_gil_holding_call" in text
+            or "test_block.py:44 in test_gil_holding_call" in text)
     assert "fix:" in text
     assert "patchkit: patched os, threading" in text
 
@@ -107,7 +114,7 @@ def test_without_the_option_nothing_changes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_block=BLOCKING.replace(
         "def test_findings_fixture", "def _unused"))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:socket")
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
     assert "patchkit:" not in result.stdout.str()
 
 
@@ -203,7 +210,7 @@ def _xdist_outcomes(pytester: pytest.Pytester) -> tuple[pytest.RunResult, dict[s
 def test_xdist_workers_are_patched_and_cooperative_tests_pass(pytester: pytest.Pytester) -> None:
     result, outcomes = _xdist_outcomes(pytester)
     assert "tests run patched in the xdist workers" in result.stdout.str()
-    assert len(outcomes) == 9, result.stdout.str()
+    assert len(outcomes) == 10, result.stdout.str()
     for name in ("test_cooperative", "test_marked", "test_marked_short"):
         assert outcomes[name] == "PASSED", outcomes
 
@@ -211,7 +218,8 @@ def test_xdist_workers_are_patched_and_cooperative_tests_pass(pytester: pytest.P
 def test_xdist_workers_fail_every_blocking_test(pytester: pytest.Pytester) -> None:
     _, outcomes = _xdist_outcomes(pytester)
     blocking = ("test_original_sleep", "test_ctypes_call", "test_swallows_everything",
-                "test_original_socket", "test_marked_for_another_package")
+                "test_original_socket", "test_marked_for_another_package",
+                "test_gil_holding_call")
     assert [outcomes[name] for name in blocking] == ["FAILED"] * len(blocking), outcomes
 
 

@@ -3,7 +3,9 @@
 A collection holds the GIL like a slow C call: nothing else runs, the sampler cannot
 look, and when it ends the stack has moved on -- so a 30 ms gen-2 collection used to be
 reported as a GIL-holding call at whatever line happened to allocate. Collections are
-timed through ``gc.callbacks`` and their time is taken out of any block they overlap.
+timed through ``gc.callbacks`` -- for as long as the collecting thread computed, so a
+collection whose finalizer let other threads run does not swallow their blocks -- and
+their time is taken out of any block they overlap.
 
 An explicit ``gc.collect()`` is the program's own call and stays a block at its line:
 ``gc.collect`` is wrapped while the detector runs so those collections are not recorded.
@@ -18,6 +20,7 @@ from typing import Any
 __all__ = ["GcPauses"]
 
 _KEEP = 4096
+_SLACK = 0.001  # thread CPU clocks tick coarser than perf_counter
 
 
 class GcPauses:
@@ -26,6 +29,7 @@ class GcPauses:
     def __init__(self) -> None:
         self.intervals: list[tuple[float, float]] = []
         self._started: float | None = None
+        self._cpu = 0.0
         self._explicit = 0
         self._collect: Any = None
 
@@ -53,11 +57,15 @@ class GcPauses:
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if self._explicit:
             return
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         if phase == "start":
-            self._started = now
+            self._started, self._cpu = now, cpu
         elif self._started is not None:
-            self.intervals.append((self._started, now))
+            # Counted as long as the collecting thread computed: a finalizer that
+            # releases the GIL (closing a file) lets other threads run meanwhile -- on
+            # another thread, a collection can span a whole hub block it did not cause.
+            self.intervals.append((self._started, min(now, self._started + cpu - self._cpu
+                                                      + _SLACK)))
             self._started = None
             if len(self.intervals) > _KEEP:
                 del self.intervals[:_KEEP // 2]

@@ -109,6 +109,7 @@ class Sampler:
         self.ident: int | None = None
         self._stop_lock: Any = None
         self._done_lock: Any = None
+        self._tick_lock: Any = None
         self._hub_run: types.CodeType | None = None
         self._get_ident: Callable[[], int] = lambda: 0
 
@@ -119,6 +120,7 @@ class Sampler:
         self._hub_run = Hub.run.__code__
         start_thread, allocate_lock, self._get_ident = original_thread_api()
         self._stop_lock, self._done_lock = allocate_lock(), allocate_lock()
+        self._tick_lock = allocate_lock()
         self._stop_lock.acquire()
         self._done_lock.acquire()
         start_thread(self._run, ())
@@ -170,9 +172,21 @@ class Sampler:
             self._done_lock.release()
 
     def tick(self) -> None:
-        """Read the hub thread's run delay and annotate blocks that have ended since."""
+        """Read the hub thread's run delay and annotate blocks that have ended since.
+
+        Any thread: the pytest plugin ticks on the hub's thread at each window's edges.
+        """
         if self.run_delay is None or not self.run_delay.available:
             return
+        lock = self._tick_lock
+        if lock is None:
+            self._tick()
+            return
+        with lock:
+            self._tick()
+
+    def _tick(self) -> None:
+        assert self.run_delay is not None
         now = time.perf_counter()
         keep = min(self.stretch_start(), now - 1.0)
         if self._annotated < len(self.blocks):

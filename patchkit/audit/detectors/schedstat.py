@@ -14,7 +14,9 @@ from __future__ import annotations
 import bisect
 import os
 
-__all__ = ["RunDelay"]
+__all__ = ["RunDelay", "SLACK"]
+
+SLACK = 0.001
 
 
 class RunDelay:
@@ -61,9 +63,15 @@ class RunDelay:
             del self._delays[:cut]
 
     def within(self, start: float, end: float) -> float | None:
-        """An upper bound on the run delay inside ``[start, end]``, or None if unknown."""
-        first = bisect.bisect_right(self._times, start) - 1
-        last = bisect.bisect_left(self._times, end)
+        """The run delay inside ``[start, end]``, or None if unknown.
+
+        From the last reading before *start* to the first after *end* -- an upper bound
+        -- except that a reading up to :data:`SLACK` inside the interval counts as its
+        edge: the estimate can then miss at most that much at each end, and a reading
+        taken just after a switch (the pytest plugin's) bounds the stretch it began.
+        """
+        first = bisect.bisect_right(self._times, start + SLACK) - 1
+        last = bisect.bisect_left(self._times, end - SLACK)
         if first < 0 or last >= len(self._times):
             return None
         return self._delays[last] - self._delays[first]
