@@ -26,23 +26,20 @@ __all__ = ["Window", "open_window", "test_site"]
 _PER_TEST_KINDS = ("blocking", "misbehavior")
 
 
-def _cut(auditor: Any, before: bool = True, after: bool = True) -> None:
+def _cut(auditor: Any, mark: bool = False) -> None:
     """End the current stretch with a switch.
 
     Args:
-        before: Read the run delay just before, at the end of the stretch that ends.
-        after: Read it just after, at the start of the stretch that begins. A reading
-            further away (a busy machine can keep this thread waiting inside the
-            switch) would count the OS's delay there as the block's.
+        mark: Read the hub thread's run delay right after, at the start of the stretch
+            that begins: a test's blocks then have a reading at their start (a reading
+            from before the switch could count a busy machine's delay inside the switch
+            as the block's).
     """
     import gevent
 
-    sampler = auditor.sampler
-    if before:
-        sampler.tick()
     gevent.sleep(0)
-    if after:
-        sampler.tick()
+    if mark:
+        auditor.sampler.tick()
 
 
 class Window:
@@ -57,10 +54,9 @@ class Window:
         self.misbehavior = len(auditor.misbehavior.observations)
         self.cpu0 = time.thread_time()
         self.delay0 = _run_delay(auditor)
-        self.consumed: list[Finding] = []
+        self.consumed: list[Finding] | None = None  # findings fetched by patchkit_findings
 
-    def findings(self, cpu: bool = False, item: Any = None, last: bool = False
-                 ) -> list[Finding]:
+    def findings(self, cpu: bool = False, item: Any = None) -> list[Finding]:
         """Aggregate this window's observations (closing the current stretch first).
 
         Args:
@@ -69,16 +65,15 @@ class Window:
             item: The pytest item; its test function is blamed for a block nobody
                 sampled that the test's greenlet only yielded after in pytest's or this
                 plugin's code.
-            last: No window follows (the test's teardown): skip the run-delay reading
-                that would start the next one.
         """
         auditor = self.auditor
-        _cut(auditor, after=not last)
+        _cut(auditor)
         if (len(auditor.clock.blocks) == self.blocks
                 and len(auditor.events.observations) == self.events
                 and len(auditor.misbehavior.observations) == self.misbehavior):
             return []  # the common case: nothing seen, nothing to aggregate
         with auditor_work():
+            auditor.sampler.tick()  # a reading at the end of the blocks that just ended
             attribution = _attribution()
             timed = blocks_to_observations(auditor.blocks_without_gc(self.blocks),
                                            auditor.sampler.samples,
@@ -95,7 +90,8 @@ class Window:
             context = advice.Context(patchers=frozenset(
                 spec.name for spec in _registry().ordered()))
             found = aggregate(observations, attribution, context)
-        return [f for f in found if f.kind in _PER_TEST_KINDS and f not in self.consumed
+        consumed = self.consumed or ()
+        return [f for f in found if f.kind in _PER_TEST_KINDS and f not in consumed
                 and not _is_harness(f)]
 
 
@@ -188,7 +184,7 @@ def open_window(auditor: Any, cut: bool = True) -> Window:
             which just did.
     """
     if cut:
-        _cut(auditor, before=False)
+        _cut(auditor, mark=True)
     auditor.sampler.samples.clear()
     auditor.sampler.paused = False
     return Window(auditor)

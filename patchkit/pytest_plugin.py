@@ -186,10 +186,11 @@ class _PerTest:
         if window is None:
             return report
         plugin, text = self.plugin, self.report
-        problems = [text.describe(f) for f in window.findings(item=item, last=when == "teardown")
+        problems = [text.describe(f) for f in window.findings(item=item)
                     if not text.allowed(f, item, plugin.allow)]
         if when == "teardown":
             problems += text.reverted_patches(plugin)
+            del item.stash[_WINDOW]  # items live on; their windows need not
         else:
             item.stash[_WINDOW] = self.open_window(self.auditor, cut=False)
         if problems:
@@ -225,7 +226,7 @@ def patchkit_findings(request: pytest.FixtureRequest) -> Any:
         if window is None:
             return []
         found = window.findings(item=request.node)
-        window.consumed.extend(found)
+        window.consumed = [*(window.consumed or ()), *found]
         return found
 
     return fetch

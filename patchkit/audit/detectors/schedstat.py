@@ -17,6 +17,7 @@ import os
 __all__ = ["RunDelay", "SLACK"]
 
 SLACK = 0.001
+_TRIM = 256
 
 
 class RunDelay:
@@ -58,7 +59,7 @@ class RunDelay:
         self._times.append(now)
         self._delays.append(delay)
         cut = bisect.bisect_left(self._times, keep_since) - 1
-        if cut > 0:
+        if cut >= _TRIM:  # in batches: deleting from the front moves the whole list
             del self._times[:cut]
             del self._delays[:cut]
 
