@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
-    rounds, count = (3, 200) if args.quick else (15, 500)
+    rounds, count = (3, 200) if args.quick else (21, 500)
     import patchkit
 
     compileall.compile_dir(os.path.dirname(patchkit.__file__), quiet=1)

@@ -48,9 +48,15 @@ def main_table(cases: dict) -> list[str]:
                    f"{len(a['gevent_monitor_caught'])}/{len(blocks)} | – | error ≤ 5 ms |")
     if "plugin" in cases:
         c = cases["plugin"]
-        out.append(f"| 6. pytest plugin: {c['tests']} quick cooperative tests, whole pytest process "
+        out.append(f"| 6. pytest plugin: {c['tests']} quick cooperative tests of a gevent project "
+                   f"(conftest calls `gevent.monkey.patch_all()`), whole pytest process "
                    f"({c['rounds']} rounds) | {_ms(c['candidate_median_s'])} (`--patchkit`) | "
                    f"{_ms(c['baseline_median_s'])} | {c['ratio']:.3f} | ≤ 1.10 |")
+        u = c.get("unpatched_suite")
+        if u:
+            out.append(f"| 6b. the same tests with nothing patching them (`--patchkit` also "
+                       f"patches the process) | {_ms(u['candidate_median_s'])} | "
+                       f"{_ms(u['baseline_median_s'])} | {u['ratio']:.3f} | – |")
     if "static" in cases:
         c = cases["static"]
         out.append(f"| 7. static scan: {c['total_distributions']} distributions (this env + "
