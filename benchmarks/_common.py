@@ -62,6 +62,20 @@ def interleave(name: str, baseline: str, run_base: Callable[[], float],
 PY = sys.executable
 
 
+def compile_patchkit() -> None:
+    """Write patchkit's bytecode, as installing it from a wheel would.
+
+    A development checkout is an editable install, and with PYTHONDONTWRITEBYTECODE set
+    every run would compile patchkit from source while gevent and pytest load bytecode.
+    """
+    import compileall
+    import os
+
+    import patchkit
+
+    compileall.compile_dir(os.path.dirname(patchkit.__file__), quiet=1)
+
+
 def comparison_dict(result: Comparison, target: str | None = None, **extra: object) -> dict:
     """A case's machine-readable result: medians (s), median pairwise ratio, raw samples."""
     return {

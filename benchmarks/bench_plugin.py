@@ -25,14 +25,13 @@ Python code in the greenlet would have allocated anyway.)
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from ._common import PY, Comparison, comparison_dict, interleave
+from ._common import PY, Comparison, comparison_dict, compile_patchkit, interleave
 
 FALSE_POSITIVES: list[str] = []
 
@@ -81,9 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     rounds, count = (3, 200) if args.quick else (21, 500)
-    import patchkit
-
-    compileall.compile_dir(os.path.dirname(patchkit.__file__), quiet=1)
+    compile_patchkit()
     with tempfile.TemporaryDirectory() as tmp:
         project, plain = Path(tmp, "project"), Path(tmp, "plain")
         make_suite(project, count, conftest=True)

@@ -157,14 +157,19 @@ class Sampler:
                 before, queued = time.perf_counter(), own.read() or 0.0
                 if stop.acquire(True, self.period):
                     break
-                # Late by more than a few ms, not counting time the OS kept this thread
-                # off the CPU: the hub's thread held the GIL, so it was running bytecode
-                # (CPU work), not waiting in a call that released the GIL.
-                late = time.perf_counter() - before - self.period
-                busy = late - ((own.read() or 0.0) - queued) > _GIL_BUSY
                 try:
                     self.tick()
-                    self.sample(busy)
+                    # A young stretch is not sampled: skip the second read of this
+                    # thread's run delay (each read releases the GIL, a hand-over the
+                    # hub's thread pays for).
+                    if time.perf_counter() - self.stretch_start() >= self.min_age:
+                        # Late by more than a few ms, not counting time the OS kept this
+                        # thread off the CPU: the hub's thread held the GIL, so it was
+                        # running bytecode (CPU work), not waiting in a call that
+                        # released the GIL.
+                        late = time.perf_counter() - before - self.period
+                        busy = late - ((own.read() or 0.0) - queued) > _GIL_BUSY
+                        self.sample(busy)
                 except Exception:  # a frame vanished mid-read; the next sample will do
                     pass
         finally:
