@@ -73,12 +73,16 @@ class Window:
                 and len(auditor.misbehavior.observations) == self.misbehavior):
             return []  # the common case: nothing seen, nothing to aggregate
         with auditor_work():
-            blocks = auditor.blocks_without_gc(self.blocks)
+            auditor.sampler.tick()  # a reading at the end of the blocks that just ended
+            delays, threshold = auditor.sampler.delays, auditor.config.threshold
+            blocks = [b for b in auditor.blocks_without_gc(self.blocks)
+                      if b.duration - delays.get(b.start, 0.0) > threshold]
             events = auditor.events.observations[self.events:]
             misbehavior = auditor.misbehavior.observations[self.misbehavior:]
             if not (blocks or events or misbehavior):
-                return []  # a garbage collection was all (Attribution costs ~0.1 s once)
-            auditor.sampler.tick()  # a reading at the end of the blocks that just ended
+                # Only a garbage collection or the OS not running the thread (a busy
+                # machine): nothing to say, and building an Attribution costs ~0.1 s.
+                return []
             attribution = _attribution()
             timed = blocks_to_observations(blocks, auditor.sampler.samples,
                                            auditor.config.threshold, attribution,
