@@ -51,7 +51,7 @@ def main_table(cases: dict) -> list[str]:
         out.append(f"| 6. pytest plugin: {c['tests']} quick cooperative tests of a gevent project "
                    f"(conftest calls `gevent.monkey.patch_all()`), whole pytest process "
                    f"({c['rounds']} rounds) | {_ms(c['candidate_median_s'])} (`--patchkit`) | "
-                   f"{_ms(c['baseline_median_s'])} | {c['ratio']:.3f} | ≤ 1.10 |")
+                   f"{_ms(c['baseline_median_s'])} | {c['ratio']:.3f} | ≤ 1.15 (≤ 1.10) |")
         u = c.get("unpatched_suite")
         if u:
             out.append(f"| 6b. the same tests with nothing patching them (`--patchkit` also "
