@@ -43,6 +43,7 @@ __all__ = ["Auditor", "Stopper", "run"]
 
 
 _AUDIT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_RESEND_DELAY = 0.002  # seconds before a signal that hit the auditor's own code lands again
 
 
 class _Stop(SystemExit):
@@ -95,12 +96,21 @@ class Stopper:
             self._previous_int = None
 
     def _deferred(self, signum: int, frame: Any) -> bool:
-        # An exception raised inside the greenlet tracer or the audit hook would break
-        # the target's switch or call; let the signal land again a few bytecodes later.
+        # An exception raised inside the greenlet tracer, the audit hook or a gc callback
+        # would break the target's switch or call (or be ignored); let the signal land
+        # again shortly, from a native thread: re-sent from here, it would be handled at
+        # once, inside this handler, deferred again, and so on until a RecursionError.
         if frame is not None and frame.f_code.co_filename.startswith(_AUDIT_DIR):
-            signal.pthread_kill(self.hub_ident, signum)
+            start_thread, _, _ = original_thread_api()
+            start_thread(self._resend, (signum,))
             return True
         return False
+
+    def _resend(self, signum: int) -> None:
+        from gevent.monkey import get_original
+
+        get_original("time", "sleep")(_RESEND_DELAY)
+        signal.pthread_kill(self.hub_ident, signum)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if not self._deferred(signum, frame):
