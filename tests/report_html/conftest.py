@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -68,8 +69,16 @@ def run_audit(*args: str, cwd: Path = ROOT, timeout: float = 90) -> subprocess.C
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.pop("GEVENT_MONITOR_THREAD_ENABLE", None)
-    return subprocess.run(audit_cmd(*args), cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    env["PYTHONFAULTHANDLER"] = "1"  # a hang is aborted with every thread's stack
+    proc = subprocess.Popen(audit_cmd(*args), cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        stdout, stderr = proc.communicate()
+        raise AssertionError(f"the audit hung for {timeout} s; its threads:\n{stderr[-6000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ import name -> distribution), computed once, lazily, after the target ran. The
 app's own code -- anything that is neither stdlib, nor the patching machinery, nor
 installed -- has no package (``None``).
 
-Known C-extension packages that block unless set up for gevent are watched with
-post-import hooks: when one is imported, its import time and module are
-recorded, so the advice for a block inside it can name the right fix.
+Known C-extension packages that block unless set up for gevent are watched on
+``sys.meta_path``: when one is imported, its import time is recorded, so the advice
+for a block inside it can name the right fix.
 """
 
 from __future__ import annotations
@@ -114,34 +114,40 @@ class Attribution:
 
 
 class KnownImports:
-    """Post-import hooks on :data:`KNOWN_PACKAGES`: when each got imported.
+    """When each of :data:`KNOWN_PACKAGES` got imported.
 
-    Registered through :func:`patchkit._deferred.when_imported`, so wrapt is imported
-    only when one of them is.
+    A meta-path finder that finds nothing notes the first import of each (an import
+    only needs noting, not hooking after load: no wrapt, whose own import inside the
+    target's import of, say, ctypes would import asyncio and ssl there).
     """
 
     def __init__(self) -> None:
         self.imported: dict[str, float] = {}
         self.active = False
-        self._registered = False
 
     def start(self) -> None:
-        """Register the hooks (they fire at once for packages already imported)."""
-        from ..._deferred import when_imported
-
+        """Note the known packages already imported, then watch for the rest."""
         self.active = True
-        if not self._registered:
-            self._registered = True
-            for name in KNOWN_PACKAGES:
-                when_imported(name, self._on_import)
+        now = time.perf_counter()
+        for name in KNOWN_PACKAGES:
+            if name in sys.modules:
+                self.imported.setdefault(name, now)
+        if self not in sys.meta_path:
+            sys.meta_path.insert(0, self)
 
     def stop(self) -> None:
-        """Stop recording; hooks cannot be unregistered, so they just go quiet."""
+        """Stop watching; idempotent."""
         self.active = False
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass
 
-    def _on_import(self, module: Any) -> None:
-        if self.active:
-            self.imported.setdefault(module.__name__, time.perf_counter())
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        """Meta-path hook: note a known package's import; the import goes on elsewhere."""
+        if fullname in KNOWN_PACKAGES and self.active:
+            self.imported.setdefault(fullname, time.perf_counter())
+        return None
 
     def names(self) -> frozenset[str]:
         """The known packages imported so far."""
