@@ -182,6 +182,8 @@ def _run(specs: list[PatcherSpec]) -> list[Swap]:
     if not pending:
         return []
     threads_problem = _late.threads_problem()
+    if _late.other_threads():
+        _gevent.prime_hub_settings()  # before locks turn cooperative: see its docstring
     _notify("will_patch", tuple(s.name for s in pending))
     mark = _state.ledger.mark()
     done: list[str] = []

@@ -13,7 +13,7 @@ import sys
 from typing import Any, Callable, Iterator
 
 __all__ = ["cached_entry_points", "saved", "applied_flags", "record_flags", "forget_flags", "will_patch_all",
-           "did_patch_all", "subscribe"]
+           "did_patch_all", "subscribe", "prime_hub_settings"]
 
 # gevent.monkey.patch_all remembers the flags it was called with under this key of
 # ``saved`` and only patches what a later call adds; writing ours there makes a later
@@ -119,3 +119,20 @@ def cached_entry_points() -> Iterator[None]:
         yield
     finally:
         metadata.entry_points = original
+
+
+def prime_hub_settings() -> None:
+    """Resolve the gevent settings a new Hub imports on first use.
+
+    A native thread started before patching gets its own hub at its first cooperative
+    call (``time.sleep`` is gevent's now). Creating a hub imports modules named by
+    settings (``format_context`` imports ``pprint``); if the main thread creates its hub
+    at the same moment, both import through import locks that patching made gevent
+    locks, and each waits on the other -- seen with the bundled example under load.
+    Resolved here, before patching, those imports are done with the real import locks
+    and before any thread needs them.
+    """
+    from gevent import config
+
+    for name in ("loop", "format_context", "resolver", "threadpool"):
+        getattr(config, name)

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from ._errors import LatePatchWarning
 from .ledger import MISSING, Swap
 
-__all__ = ["threads_problem", "stale_references", "warn"]
+__all__ = ["other_threads", "threads_problem", "stale_references", "warn"]
 
 # Modules that legitimately keep originals: the stdlib's own internals (functools.RLock,
 # reprlib.get_ident, ...) and the machinery doing the patching.
@@ -23,6 +23,16 @@ _IGNORED_PACKAGES = frozenset({"gevent", "greenlet", "patchkit", "zope", "_pytes
                                "pluggy", "wrapt", "rich", "pip", "setuptools", "_virtualenv",
                                "execnet", "xdist"})
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def other_threads() -> list[str]:
+    """Names of the threads (``threading``'s) running besides the caller and the main one."""
+    import _thread
+    import threading
+
+    main = threading.main_thread()
+    return [t.name for t in threading.enumerate()
+            if t.ident != _thread.get_ident() and t is not main]
 
 
 def threads_problem() -> str | None:
@@ -35,8 +45,7 @@ def threads_problem() -> str | None:
     if _thread.get_ident() != main.ident:
         problems.append(f"it runs off the main thread (in {threading.current_thread().name!r}),"
                         " so threading.main_thread().join() will hang from a greenlet")
-    others = [t.name for t in threading.enumerate()
-              if t.ident != _thread.get_ident() and t is not main]
+    others = other_threads()
     if others:
         problems.append(f"{len(others)} other thread(s) already run as native threads and "
                         f"stay native: {', '.join(sorted(others)[:8])}")
