@@ -30,31 +30,21 @@ elif MODE != "threads":
 
 import json  # noqa: E402  (after patching, like a real program's first line)
 import os  # noqa: E402
-import resource  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+
+from _common import peak_rss_mib, raise_nofile  # noqa: E402  (run as a script: its folder is on sys.path)
 
 STACK = 256 * 1024  # thread stack: 10,000 OS threads with the 8 MiB default is 80 GiB of address space
 IO_TIMEOUT = 60.0  # no socket operation may wait longer than this: every run ends
 PAYLOAD = b"x" * 32
 
 
-def _raise_nofile() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        return hard
-    return soft
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
 
 def _emit(**figures: object) -> None:
-    figures.update(mode=MODE, peak_rss_mib=_peak_rss_mib(), pid=os.getpid())
+    figures.update(mode=MODE, peak_rss_mib=peak_rss_mib(), pid=os.getpid())
     print(json.dumps(figures), flush=True)
 
 
@@ -179,7 +169,7 @@ def echo_inproc(clients: int, trips: int, repeats: int) -> None:
 
 
 def server(connections: int, delay: float) -> None:
-    _raise_nofile()
+    raise_nofile()
     threading.stack_size(STACK)
     listener = _listener(min(connections + 16, 65535))
     print(listener.getsockname()[1], flush=True)
@@ -189,7 +179,7 @@ def server(connections: int, delay: float) -> None:
 
 
 def client(port: int, clients: int, trips: int, budget: float) -> None:
-    nofile = _raise_nofile()
+    nofile = raise_nofile()
     threading.stack_size(STACK)
     result = _clients(port, clients, trips, budget)
     _emit(nofile=nofile, **result)
