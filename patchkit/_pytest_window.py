@@ -16,7 +16,7 @@ from typing import Any
 from .audit import advice
 from .audit.detectors.imports import Attribution
 from .audit.findings import (UNSAMPLED, Finding, aggregate, blocks_to_observations, find_site,
-                             merge_events)
+                             held_the_hub, merge_events)
 from .audit.frames import FrameInfo
 from .audit.guard import auditor_work
 
@@ -76,7 +76,7 @@ class Window:
             auditor.sampler.tick()  # a reading at the end of the blocks that just ended
             delays, threshold = auditor.sampler.delays, auditor.config.threshold
             blocks = [b for b in auditor.blocks_without_gc(self.blocks)
-                      if b.duration - delays.get(b.start, 0.0) > threshold]
+                      if held_the_hub(b, threshold, delays)]
             events = auditor.events.observations[self.events:]
             misbehavior = auditor.misbehavior.observations[self.misbehavior:]
             if not (blocks or events or misbehavior):
@@ -84,9 +84,8 @@ class Window:
                 # machine): nothing to say, and building an Attribution costs ~0.1 s.
                 return []
             attribution = _attribution()
-            timed = blocks_to_observations(blocks, auditor.sampler.samples,
-                                           auditor.config.threshold, attribution,
-                                           auditor.watch.original_ids, auditor.sampler.delays)
+            timed = blocks_to_observations(blocks, auditor.sampler.samples, threshold,
+                                           attribution, auditor.watch.original_ids, delays)
             observations = merge_events(timed, events, attribution) + misbehavior
             if not cpu:
                 observations = _without_cpu_work(observations, time.thread_time() - self.cpu0,

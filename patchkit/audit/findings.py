@@ -21,8 +21,8 @@ from .detectors.sampler import HubCallback, Sample, dominant_callee
 from .detectors.switches import RawBlock
 from .frames import Callee, FrameInfo, Stack
 
-__all__ = ["Finding", "StackFrame", "HubBlock", "EVENTS_PER_FINDING", "Site", "find_site", "blocks_to_observations",
-           "callback_observations",
+__all__ = ["Finding", "StackFrame", "HubBlock", "EVENTS_PER_FINDING", "Site", "find_site", "held_the_hub",
+           "blocks_to_observations", "callback_observations",
            "merge_events", "aggregate"]
 
 
@@ -118,6 +118,13 @@ UNSAMPLED = "yielded here after the block (no stack was sampled while it lasted)
 *after* the block (a call that held the GIL, or a sampler thread the OS kept waiting)."""
 
 
+def held_the_hub(block: RawBlock, threshold: float,
+                 run_delays: dict[float, float] | None = None) -> bool:
+    """Whether *block* held the hub past *threshold* once the auditor's own time and the
+    time the OS kept the thread waiting for a CPU (*run_delays*) are taken out."""
+    return block.duration - (run_delays or {}).get(block.start, 0.0) > threshold
+
+
 def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list[Sample]],
                            threshold: float, attribution: Attribution,
                            originals: frozenset[int] = frozenset(),
@@ -135,8 +142,7 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
     for block in blocks:
         duration = block.duration
         taken = samples.get(block.start, [])
-        waited = (run_delays or {}).get(block.start, 0.0)
-        if duration - waited <= threshold or not (taken or block.switch_out):
+        if not held_the_hub(block, threshold, run_delays) or not (taken or block.switch_out):
             continue
         if taken:
             counts = Counter(_site_key(s, attribution) for s in taken)
