@@ -49,6 +49,7 @@ class PatchkitPlugin:
     auditor: Any = None
     startup_problems: list[str] = field(default_factory=list)
     reverted: set[tuple[str, str]] = field(default_factory=set)
+    swaps: Any = None  # pytest_report.SwapWatch, made by the first check
 
 
 def _threshold(early_config: pytest.Config) -> float:

@@ -69,67 +69,72 @@ def allowed(finding: Finding, item: pytest.Item, ini_rules: tuple[str, ...]) -> 
 def reverted_patches(plugin: Any) -> list[str]:
     """Patches another plugin undid during this test (pytest-socket restores socket.socket
     after every test); each is put back and reported once."""
-    watched, expected = _watched(plugin)
-    try:
-        # The common case, compared in C (this runs after every test): every swapped
-        # attribute still holds its replacement.
-        if [read(module) for module, read, _ in watched] == expected:
-            return []
-    except AttributeError:
-        pass
+    if plugin.swaps is None:
+        plugin.swaps = SwapWatch()
+    if plugin.swaps.intact():
+        return []  # the common case (this runs after every test)
     problems = []
-    for module, _, swaps in watched:
-        for swap in swaps:
-            current = getattr(module, swap.attribute, swap.replacement)
-            if current is swap.replacement or current is not swap.original:
-                continue
-            if swap.key not in plugin.reverted:
-                plugin.reverted.add(swap.key)
-                problems.append(
-                    f"{swap.module}.{swap.attribute} was restored to the unpatched original "
-                    "during this test by something other than patchkit (pytest-socket does "
-                    "this after every test; run with -p no:socket). patchkit put the patch "
-                    "back; tests before this point may have run unpatched.")
-            setattr(module, swap.attribute, swap.replacement)
+    for module, swap in plugin.swaps.in_force():
+        current = getattr(module, swap.attribute, swap.replacement)
+        if current is swap.replacement or current is not swap.original:
+            continue
+        if swap.key not in plugin.reverted:
+            plugin.reverted.add(swap.key)
+            problems.append(
+                f"{swap.module}.{swap.attribute} was restored to the unpatched original "
+                "during this test by something other than patchkit (pytest-socket does "
+                "this after every test; run with -p no:socket). patchkit put the patch "
+                "back; tests before this point may have run unpatched.")
+        setattr(module, swap.attribute, swap.replacement)
     return problems
 
 
-class _Invalidate:
-    """A patch listener that drops the cached swap list whenever patching changes."""
+class SwapWatch:
+    """The attribute swaps in force, checked in one C-level comparison.
 
-    def __init__(self, cache: dict[str, Any]) -> None:
-        self.cache = cache
+    Per module, ``operator.attrgetter`` reads every swapped attribute at once (plus
+    ``__name__``, so the result is a tuple even for one attribute) and the list of those
+    tuples is compared with the replacements'. A patch listener itself: whatever patches
+    or unpatches makes it rebuild on the next check.
+    """
+
+    def __init__(self) -> None:
+        import patchkit
+
+        self._modules: list[tuple[Any, Any, list[Any]]] | None = None
+        self._expected: list[tuple[Any, ...]] = []
+        patchkit.add_listener(self)
 
     def did_patch(self, swaps: Any) -> None:
-        self.cache.clear()
+        self._modules = None
 
-    def did_unpatch(self, swaps: Any) -> None:
-        self.cache.clear()
+    did_unpatch = did_patch
 
+    def intact(self) -> bool:
+        """Whether every swapped attribute still holds its replacement."""
+        modules = self._build()
+        try:
+            return [read(module) for module, read, _ in modules] == self._expected
+        except AttributeError:
+            return False
 
-def _watched(plugin: Any) -> tuple[list[tuple[Any, Any, list[Any]]], list[tuple[Any, ...]]]:
-    """``[(module, read, swaps)]`` per module with attribute swaps in force, and what each
-    ``read(module)`` returns while they all are (the replacements, as a tuple). Rebuilt
-    when patching changes: a listener empties the cache."""
-    cache = plugin.__dict__.get("_watched_cache")
-    if cache is None:
-        import patchkit
+    def in_force(self) -> list[tuple[Any, Any]]:
+        """``(module, swap)`` for every attribute swap in force."""
+        return [(module, swap) for module, _, swaps in self._build() for swap in swaps]
 
-        cache = plugin.__dict__["_watched_cache"] = {}
-        patchkit.add_listener(_Invalidate(cache))
-    if "watched" not in cache:
-        import patchkit
+    def _build(self) -> list[tuple[Any, Any, list[Any]]]:
+        if self._modules is None:
+            import patchkit
 
-        per_module: dict[str, list[Any]] = {}
-        for s in patchkit.ledger():
-            if (s.restore is None and s.replacement is not patchkit.MISSING
-                    and s.module in sys.modules):
-                per_module.setdefault(s.module, []).append(s)
-        # "__name__" makes attrgetter return a tuple even for a single swapped attribute.
-        cache["watched"] = [
-            (sys.modules[name], operator.attrgetter(*[s.attribute for s in swaps], "__name__"),
-             swaps) for name, swaps in per_module.items()]
-        cache["expected"] = [
-            (*[s.replacement for s in swaps], sys.modules[name].__name__)
-            for name, swaps in per_module.items()]
-    return cache["watched"], cache["expected"]
+            per_module: dict[str, list[Any]] = {}
+            for s in patchkit.ledger():
+                if (s.restore is None and s.replacement is not patchkit.MISSING
+                        and s.module in sys.modules):
+                    per_module.setdefault(s.module, []).append(s)
+            self._modules = [
+                (sys.modules[name],
+                 operator.attrgetter(*[s.attribute for s in swaps], "__name__"), swaps)
+                for name, swaps in per_module.items()]
+            self._expected = [(*[s.replacement for s in swaps], sys.modules[name].__name__)
+                              for name, swaps in per_module.items()]
+        return self._modules
