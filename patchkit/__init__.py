@@ -10,17 +10,25 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# The API is loaded on first use (PEP 562): importing patchkit -- which pytest does for
-# the plugin's entry point in every run, --patchkit or not -- must not import gevent.
-_API = {
-    "._core": ("PatchListener", "add_listener", "applied", "get_original", "is_patched",
-               "patch", "patch_all", "patched", "pending", "remove_listener", "unpatch_all"),
-    "._errors": ("LatePatchWarning", "PatchError", "PatchkitError", "PatchkitWarning",
-                 "RegistrationError", "RepatchWarning", "UnknownPatcherError"),
-    ".ledger": ("MISSING", "Swap"),
-    ".registry": ("PatcherSpec", "Setting", "gevent_patch"),
-}
-_WHERE = {name: module for module, names in _API.items() for name in names}
+from ._errors import LatePatchWarning as LatePatchWarning
+from ._errors import PatchError as PatchError
+from ._errors import PatchkitError as PatchkitError
+from ._errors import PatchkitWarning as PatchkitWarning
+from ._errors import RegistrationError as RegistrationError
+from ._errors import RepatchWarning as RepatchWarning
+from ._errors import UnknownPatcherError as UnknownPatcherError
+from .ledger import MISSING as MISSING
+from .ledger import Swap as Swap
+from .registry import PatcherSpec as PatcherSpec
+from .registry import Registry as _Registry
+from .registry import Setting as Setting
+from .registry import gevent_patch as gevent_patch
+
+# The core is loaded on first use (PEP 562): it imports gevent, and pytest imports this
+# package for the plugin's entry point in every run, --patchkit or not.
+_CORE = frozenset({"PatchListener", "add_listener", "applied", "get_original", "is_patched",
+                   "patch", "patch_all", "patched", "pending", "remove_listener",
+                   "unpatch_all"})
 
 if TYPE_CHECKING:
     from ._core import PatchListener as PatchListener
@@ -34,34 +42,18 @@ if TYPE_CHECKING:
     from ._core import pending as pending
     from ._core import remove_listener as remove_listener
     from ._core import unpatch_all as unpatch_all
-    from ._errors import LatePatchWarning as LatePatchWarning
-    from ._errors import PatchError as PatchError
-    from ._errors import PatchkitError as PatchkitError
-    from ._errors import PatchkitWarning as PatchkitWarning
-    from ._errors import RegistrationError as RegistrationError
-    from ._errors import RepatchWarning as RepatchWarning
-    from ._errors import UnknownPatcherError as UnknownPatcherError
-    from .ledger import MISSING as MISSING
-    from .ledger import Swap as Swap
-    from .registry import PatcherSpec as PatcherSpec
-    from .registry import Setting as Setting
-    from .registry import gevent_patch as gevent_patch
 
 
-# Two functions share their names with submodules; importing a submodule binds its name
-# on the package, so the submodules are imported first and the functions bound after.
-from . import ledger as _ledger_module  # noqa: E402
-from . import registry as _registry_module  # noqa: E402
-
-
-def ledger() -> list[_ledger_module.Swap]:
+# These two share their names with submodules (imported above, which bound the names to
+# the modules); defined after, the functions win.
+def ledger() -> list[Swap]:
     """Every swap in force, oldest first, including those gevent.monkey made itself."""
     from ._core import ledger as current
 
     return current()
 
 
-def registry() -> _registry_module.Registry:
+def registry() -> _Registry:
     """The process-wide registry of patchers (built-in and discovered)."""
     from ._core import registry as current
 
@@ -69,16 +61,15 @@ def registry() -> _registry_module.Registry:
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
+    if name not in _CORE:
         raise AttributeError(f"module 'patchkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(importlib.import_module("._core", __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_WHERE})
+    return sorted({*globals(), *_CORE})
 
 
 __version__ = "0.1.0"
