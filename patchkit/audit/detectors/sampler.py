@@ -157,19 +157,20 @@ class Sampler:
                 before, queued = time.perf_counter(), own.read() or 0.0
                 if stop.acquire(True, self.period):
                     break
+                woke = time.perf_counter()
+
+                def busy() -> bool:
+                    # Late by more than a few ms, not counting time the OS kept this
+                    # thread off the CPU: the hub's thread held the GIL, so it was
+                    # running bytecode (CPU work), not waiting in a call that released
+                    # the GIL. Asked only for a sample: each read releases the GIL, a
+                    # hand-over the hub's thread pays for.
+                    late = woke - before - self.period
+                    return late - ((own.read() or 0.0) - queued) > _GIL_BUSY
+
                 try:
                     self.tick()
-                    # A young stretch is not sampled: skip the second read of this
-                    # thread's run delay (each read releases the GIL, a hand-over the
-                    # hub's thread pays for).
-                    if time.perf_counter() - self.stretch_start() >= self.min_age:
-                        # Late by more than a few ms, not counting time the OS kept this
-                        # thread off the CPU: the hub's thread held the GIL, so it was
-                        # running bytecode (CPU work), not waiting in a call that
-                        # released the GIL.
-                        late = time.perf_counter() - before - self.period
-                        busy = late - ((own.read() or 0.0) - queued) > _GIL_BUSY
-                        self.sample(busy)
+                    self.sample(busy)
                 except Exception:  # a frame vanished mid-read; the next sample will do
                     pass
         finally:
@@ -204,10 +205,11 @@ class Sampler:
                 self.delays[block.start] = delay
             self._annotated += 1
 
-    def sample(self, busy: bool = False) -> None:
+    def sample(self, busy: Callable[[], bool] = lambda: False) -> None:
         """Take one sample if the hub thread is in an overdue, non-idle stretch.
 
-        *busy* says the hub's thread held the GIL when this thread woke (CPU work).
+        *busy()* says the hub's thread held the GIL when this thread woke (CPU work); it
+        is asked only when a sample is taken.
         """
         if self.paused:
             return
@@ -217,9 +219,10 @@ class Sampler:
         frame = current_frames().get(self.hub_ident)
         if frame is None:
             return
+        held = busy()
         above_hub = self._above_hub_run(frame)
         if above_hub is not None:
-            self._hub_callback(frame, above_hub, busy)
+            self._hub_callback(frame, above_hub, held)
             return
         self._close_callback()
         callee = resolve_callee(frame, self.originals())
@@ -232,7 +235,7 @@ class Sampler:
                 return
             bucket = self.samples[start] = []
         if len(bucket) < _MAX_SAMPLES_PER_STRETCH:
-            bucket.append(Sample(time.perf_counter(), stack, callee, busy or callee is None))
+            bucket.append(Sample(time.perf_counter(), stack, callee, held or callee is None))
 
     def _above_hub_run(self, frame: types.FrameType) -> types.FrameType | bool | None:
         """None when a greenlet runs; else the frame the hub is running above Hub.run
