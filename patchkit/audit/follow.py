@@ -20,8 +20,9 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
+from .config import DEFAULT_FLUSH
 from .detectors.sampler import original_thread_api
 from .guard import auditor_work
 from .processes import Part, ProcessInfo, is_python, write_part
@@ -30,7 +31,6 @@ from .session import Session, command_line
 __all__ = ["FOLLOW_ENV", "FollowSettings", "ProcessAudit", "startup", "DEFAULT_FLUSH"]
 
 FOLLOW_ENV = "PATCHKIT_AUDIT_FOLLOW"
-DEFAULT_FLUSH = 2.0  # seconds between flushes: what a SIGKILLed process can lose at most
 
 
 @dataclass(frozen=True)
@@ -86,17 +86,22 @@ class ProcessAudit:
     Args:
         session: The process's detection session (not started yet).
         folder: Where every process of the audit writes its part, or None (no parts).
+        sink: Instead of a folder, what takes each part written (the in-process API
+            writes report files from it).
         flush_interval: Seconds between flushes.
         target_file: The program's file, for the "never patched" finding.
-        on_exit: Called with the status when the process calls ``os._exit``; by default
-            the final part is written.
+        on_exit: Called with the status when the process calls ``os._exit`` (its result
+            is ignored); by default the final part is written.
     """
 
     def __init__(self, session: Session, folder: str | None,
                  flush_interval: float = DEFAULT_FLUSH, target_file: str | None = None,
-                 on_exit: Callable[[int], None] | None = None) -> None:
+                 on_exit: Callable[[int], object] | None = None,
+                 sink: Callable[[Part], None] | None = None) -> None:
         self.session = session
         self.folder = folder
+        self.sink = sink if sink is not None else (
+            (lambda part: write_part(folder, part)) if folder is not None else None)
         self.flush_interval = flush_interval
         self.target_file = target_file
         self.on_exit = on_exit
@@ -106,7 +111,7 @@ class ProcessAudit:
         self.finished = False
         self._stop_lock: Any = None
         self._flushed: tuple[int, ...] | None = None
-        self._real_exit: Callable[[int], Any] | None = None
+        self._real_exit: Callable[[int], NoReturn] | None = None
 
     def start(self) -> None:
         """Start the session, the flusher and the exit hooks; write the first part."""
@@ -121,7 +126,7 @@ class ProcessAudit:
             sys.addaudithook(_on_audit_event)
             _HOOKED = True
         self._wrap_exit()
-        if self.folder is not None:
+        if self.sink is not None:
             # Imported here, on the program's thread before it runs: imported by the flusher
             # thread while the program patches, importlib's module locks could become
             # gevent locks held across threads (a deadlock seen with plain gevent too).
@@ -144,7 +149,7 @@ class ProcessAudit:
 
     def flush(self, force: bool = False) -> None:
         """Write the part if anything new was seen since the last flush."""
-        if self.folder is None or self.finished:
+        if self.sink is None or self.finished:
             return
         activity = self.session.activity()
         if not force and activity == self._flushed:
@@ -153,7 +158,7 @@ class ProcessAudit:
             with auditor_work():
                 # The first part says only who this process is: building findings imports
                 # the report machinery, which the program's start should not pay for.
-                write_part(self.folder, self.part(findings=self._flushed is not None))
+                self.sink(self.part(findings=self._flushed is not None))
             self._flushed = activity
         except Exception:  # a full disk or a vanished folder must not break the program
             pass
@@ -169,16 +174,16 @@ class ProcessAudit:
         if self.session.running:
             self.session.stop()
         part = self.part(exit_code, ended=True)
-        if self.folder is not None and not self.finished:
+        if self.sink is not None and not self.finished:
             try:
-                write_part(self.folder, part)
+                self.sink(part)
             except OSError:
                 pass
         self.finished = True
         return part
 
     def _start_flusher(self) -> None:
-        if self.folder is None:
+        if self.sink is None:
             return
         start_thread, allocate_lock, get_ident = original_thread_api()
         lock = allocate_lock()
@@ -195,7 +200,7 @@ class ProcessAudit:
     def _wrap_exit(self) -> None:
         real = os._exit
 
-        def _exit(status: int) -> Any:
+        def _exit(status: int) -> NoReturn:
             if self.pid == os.getpid() and not self.finished:
                 try:
                     if self.on_exit is not None:
@@ -204,14 +209,14 @@ class ProcessAudit:
                         self.finish(status)
                 except BaseException:
                     pass
-            return real(status)
+            real(status)
 
         self._real_exit = real
         os._exit = _exit
 
     def _unwrap_exit(self) -> None:
         if self._real_exit is not None and self.pid == os.getpid():
-            os._exit = self._real_exit
+            os._exit = self._real_exit  # type: ignore[assignment]
             self._real_exit = None
 
     def _forked(self, session: Session) -> None:
