@@ -25,7 +25,7 @@ from typing import Any, Callable, NoReturn
 from .config import DEFAULT_FLUSH
 from .detectors.sampler import original_thread_api
 from .guard import auditor_work
-from .processes import Part, ProcessInfo, is_python, write_part
+from .processes import Part, ProcessInfo, is_python, with_pid, write_part
 from .session import Session, command_line
 
 __all__ = ["FOLLOW_ENV", "FollowSettings", "ProcessAudit", "startup", "DEFAULT_FLUSH"]
@@ -59,6 +59,7 @@ class FollowSettings:
 
 
 _AUDITS: list[ProcessAudit] = []
+_FIRST_FLUSH = 0.05  # seconds after a fork before the child's first part
 _HOOKED = False
 
 
@@ -70,12 +71,17 @@ def _on_audit_event(event: str, args: tuple[Any, ...]) -> None:
         if isinstance(argv, (str, bytes)):
             argv = [argv]
         argv = [os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in argv]
-        if event == "subprocess.Popen" and args[0] is not None:
+        if args[0] is not None:  # the executable actually run
             argv[:1] = [os.fsdecode(args[0])]
-        if is_python(argv):
-            for audit in _AUDITS:
-                if audit.pid == os.getpid():
-                    audit.spawned.append(argv)
+        for audit in _AUDITS:
+            if audit.pid != os.getpid():
+                continue
+            if event == "os.exec" and audit.on_exit is not None:
+                audit.on_exit(0)  # the main process execs: its report is written now
+            elif event == "os.exec":
+                audit.replaced_by_exec(argv if is_python(argv) else None)
+            elif is_python(argv):
+                audit.spawned.append(argv)
     except Exception:  # an audit hook's error would surface in the program's own call
         pass
 
@@ -140,8 +146,10 @@ class ProcessAudit:
              findings: bool = True) -> Part:
         """This process's part: who it is and (unless *findings* is false) its findings so far."""
         session = self.session
-        found = session.findings(self.target_file) if findings else []
-        info = ProcessInfo(os.getpid(), os.getppid(), session.role, command_line(),
+        pid = os.getpid()
+        found = [with_pid(f, pid) for f in session.findings(self.target_file)] \
+            if findings else []
+        info = ProcessInfo(pid, os.getppid(), session.role, command_line(),
                            session.started_at, time.perf_counter() - session.started,
                            exit_code, ended, session.watch.patched_modules()
                            if session.watch.patched else [], len(found))
@@ -165,9 +173,7 @@ class ProcessAudit:
 
     def finish(self, exit_code: int | None) -> Part:
         """Stop everything and write the final part (idempotent: the first call wins)."""
-        if self._stop_lock is not None:
-            self._stop_lock.release()
-            self._stop_lock = None
+        self._stop_flusher()
         self._unwrap_exit()
         if self in _AUDITS:
             _AUDITS.remove(self)
@@ -182,7 +188,34 @@ class ProcessAudit:
         self.finished = True
         return part
 
-    def _start_flusher(self) -> None:
+    def replaced_by_exec(self, python: list[str] | None) -> None:
+        """The process is about to exec another program (*python*: a Python command line).
+
+        A forked child that execs (gevent's subprocess forks, then execs) was never a
+        process of its own: its part goes. For a Python program, a marker part takes its
+        place, naming the command: if the new program is followed, its own part (same
+        pid) replaces the marker; if not, the marker says a child went unaudited.
+        """
+        self._stop_flusher()
+        self.finished = True
+        if self.folder is None:
+            return
+        try:
+            if python is None:
+                os.unlink(os.path.join(self.folder, f"{os.getpid()}.json"))
+            else:
+                info = ProcessInfo(os.getpid(), os.getppid(), "exec", python, time.time(), 0.0)
+                write_part(self.folder, Part(info, [], [python]))
+        except OSError:
+            pass
+
+    def _stop_flusher(self) -> None:
+        if self._stop_lock is not None:
+            self._stop_lock.release()
+            self._stop_lock = None
+
+    def _start_flusher(self, first: float | None = None) -> None:
+        """Flush every interval on a native thread; the first time after *first* seconds."""
         if self.sink is None:
             return
         start_thread, allocate_lock, get_ident = original_thread_api()
@@ -192,6 +225,10 @@ class ProcessAudit:
 
         def run() -> None:
             self.flusher_ident = get_ident()
+            if first is not None:
+                if lock.acquire(True, first):
+                    return
+                self.flush(force=True)
             while not lock.acquire(True, self.flush_interval):
                 self.flush()
 
@@ -228,10 +265,12 @@ class ProcessAudit:
         self._flushed = None
         self.on_exit = None
         self.target_file = None
+        self.finished = False
         if self not in _AUDITS:
             _AUDITS.append(self)
-        self._start_flusher()
-        self.flush(force=True)
+        # The first part is written a moment later, from the flusher: a child that execs
+        # right away (gevent's subprocess forks, then execs) never shows as a process.
+        self._start_flusher(first=_FIRST_FLUSH)
 
 
 def startup() -> None:

@@ -21,7 +21,7 @@ from .atomic import write_atomic
 from .findings import EVENTS_PER_FINDING, Finding, HubBlock
 
 __all__ = ["PART_SCHEMA", "ProcessInfo", "Part", "write_part", "read_parts", "merge",
-           "wait_for", "unaudited_finding", "is_python", "combine"]
+           "wait_for", "unaudited_finding", "is_python", "combine", "with_pid"]
 
 PART_SCHEMA = "patchkit.audit-part/1"
 
@@ -173,7 +173,8 @@ def _key(finding: Finding) -> tuple[Any, ...]:
             finding.module, finding.name, finding.original)
 
 
-def _with_pid(finding: Finding, pid: int) -> Finding:
+def with_pid(finding: Finding, pid: int) -> Finding:
+    """*finding* as seen in process *pid* (its events stamped with it)."""
     events = [replace(e, pid=pid) for e in finding.events]
     return replace(finding, pids=sorted(set(finding.pids) | {pid}), events=events)
 
@@ -216,20 +217,24 @@ def merge(parts: list[Part], origin_at: float,
     "unpatched" survives only when no process patched; Python children that some process
     started and that sent no part become one "unaudited-process" finding.
     """
-    parts = sorted(parts, key=lambda p: (p.info.role != "main", p.info.started_at))
+    markers = [p for p in parts if p.info.role == "exec"]  # exec'd, sent nothing since
+    parts = sorted((p for p in parts if p.info.role != "exec"),
+                   key=lambda p: (p.info.role != "main", p.info.started_at))
     any_patched = any(p.info.patched for p in parts)
     groups = []
     for part in parts:
         part.info.started_s = max(part.info.started_at - origin_at, 0.0)
         part.info.findings = len(part.findings)
         pid = part.info.pid
-        own = [_with_pid(f, pid) for f in part.findings
+        own = [with_pid(f, pid) for f in part.findings
                if not (f.kind == "unpatched" and any_patched)]
         groups.append((own, part.info.started_s))
     findings = combine(groups)
     argvs = [p.info.argv for p in parts]
     missing = [spawn for part in parts for spawn in part.spawned
                if is_python(spawn) and not any(_same_command(spawn, a) for a in argvs)]
+    missing += [m.spawned[0] for m in markers
+                if m.spawned and not any(_same_command(m.spawned[0], s) for s in missing)]
     if missing:
         findings.append(unaudited_finding(missing, following))
     return [p.info for p in parts], findings
