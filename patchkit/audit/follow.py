@@ -118,6 +118,9 @@ class ProcessAudit:
         self._stop_lock: Any = None
         self._flushed: tuple[int, ...] | None = None
         self._real_exit: Callable[[int], NoReturn] | None = None
+        # One writer at a time: a flush on the flusher thread must not land after the
+        # final part, or after the marker of an exec, and replace it.
+        self._write_lock = original_thread_api()[1]()
 
     def start(self) -> None:
         """Start the session, the flusher and the exit hooks; write the first part."""
@@ -162,14 +165,18 @@ class ProcessAudit:
         activity = self.session.activity()
         if not force and activity == self._flushed:
             return
-        try:
-            with auditor_work():
-                # The first part says only who this process is: building findings imports
-                # the report machinery, which the program's start should not pay for.
-                self.sink(self.part(findings=self._flushed is not None))
-            self._flushed = activity
-        except Exception:  # a full disk or a vanished folder must not break the program
-            pass
+        with self._write_lock:
+            if self.finished:
+                return
+            try:
+                with auditor_work():
+                    # The first part says only who this process is: building findings
+                    # imports the report machinery, which the program's start should not
+                    # pay for.
+                    self.sink(self.part(findings=self._flushed is not None))
+                self._flushed = activity
+            except Exception:  # a full disk or a vanished folder must not break the program
+                pass
 
     def finish(self, exit_code: int | None) -> Part:
         """Stop everything and write the final part (idempotent: the first call wins)."""
@@ -180,12 +187,13 @@ class ProcessAudit:
         if self.session.running:
             self.session.stop()
         part = self.part(exit_code, ended=True)
-        if self.sink is not None and not self.finished:
-            try:
-                self.sink(part)
-            except OSError:
-                pass
-        self.finished = True
+        with self._write_lock:
+            if self.sink is not None and not self.finished:
+                try:
+                    self.sink(part)
+                except OSError:
+                    pass
+            self.finished = True
         return part
 
     def replaced_by_exec(self, python: list[str] | None) -> None:
@@ -197,9 +205,13 @@ class ProcessAudit:
         pid) replaces the marker; if not, the marker says a child went unaudited.
         """
         self._stop_flusher()
-        self.finished = True
-        if self.folder is None:
-            return
+        with self._write_lock:
+            self.finished = True
+            if self.folder is not None:
+                self._leave_for_exec(python)
+
+    def _leave_for_exec(self, python: list[str] | None) -> None:
+        assert self.folder is not None
         try:
             if python is None:
                 os.unlink(os.path.join(self.folder, f"{os.getpid()}.json"))
@@ -266,6 +278,7 @@ class ProcessAudit:
         self.on_exit = None
         self.target_file = None
         self.finished = False
+        self._write_lock = original_thread_api()[1]()  # the parent's may have been held
         if self not in _AUDITS:
             _AUDITS.append(self)
         # The first part is written a moment later, from the flusher: a child that execs
