@@ -173,6 +173,8 @@ def test_loop_lag_is_reported_next_to_the_blocks_that_caused_it(audit):
     [lag] = run.findings("loop-lag")
     [block] = run.findings("blocking")
     assert block["max_s"] < 0.1 < heartbeat_late
-    # The timer is due every 50 ms, so it may come due up to that long after the turn began.
-    assert heartbeat_late - 0.06 <= lag["max_s"] <= heartbeat_late + 0.01, (lag, heartbeat_late)
+    # Loose on purpose (a loaded machine's OS delay is taken out of the lag, not out of the
+    # heartbeat's own clock; the timer comes due up to 50 ms into the turn): the lag is
+    # far more than any single block, and no more than the heartbeat saw.
+    assert 2 * block["max_s"] < lag["max_s"] <= heartbeat_late + 0.01, (lag, heartbeat_late)
     assert "blocks back to back" in lag["message"] and "the hub's loop" in run.stderr
