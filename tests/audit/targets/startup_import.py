@@ -1,0 +1,26 @@
+"""A small service: a heavy import at start-up, a lazy heavy import on the first
+request, and CPU work every request pays for."""
+import patchkit
+
+patchkit.patch_all()
+
+import time  # noqa: E402
+
+import gevent  # noqa: E402
+
+import startup_heavy  # noqa: E402,F401
+
+
+def handle(n):
+    import startup_lazy  # noqa: F401
+
+    end = time.perf_counter() + 0.06
+    while time.perf_counter() < end:
+        n += 1
+    return n
+
+
+for request in range(4):
+    gevent.spawn(handle, request).join()
+    gevent.sleep(0.01)
+print("served")
