@@ -5,11 +5,13 @@ import time
 
 shared_lock = threading.Lock()
 held = threading.Event()
+go = threading.Event()
 
 
 def holder():
     with shared_lock:
         held.set()
+        go.wait()
         time.sleep(0.3)
 
 
@@ -21,6 +23,8 @@ import patchkit  # noqa: E402
 patchkit.patch_all()
 
 import gevent  # noqa: E402
+
+go.set()
 
 
 def waiter():
