@@ -54,7 +54,8 @@ class Context:
     imported: frozenset[str] = frozenset()
     applied: frozenset[str] = field(default_factory=_applied_patchers)
     imports: list[ImportRecord] | None = None
-    _early: dict[str, EarlyImport | None] = field(default_factory=dict, repr=False)
+    _early: dict[str, EarlyImport | None] = field(default_factory=dict, init=False,
+                                                 repr=False)
 
     def early(self, module: str) -> EarlyImport | None:
         """Why *module* was imported before patching, when the program did not import it."""
