@@ -9,7 +9,7 @@ import os  # noqa: E402
 
 import gevent  # noqa: E402
 
-DATA = os.urandom(1 << 18)
+DATA = os.urandom(1 << 20)
 
 
 def pack():
