@@ -17,16 +17,20 @@ __all__ = ["Sample", "segments", "block_event", "lag_event"]
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """The hub thread's stack at ``at``; ``key`` names the greenlet (or hub callback)."""
+    """The hub thread's stack at ``at``; ``owner`` is the greenlet's bottom frame (or the
+    hub callback's function): held until the turn is reported, so a finished greenlet's
+    frame cannot be freed and its address reused by the next greenlet's."""
 
     at: float
-    key: int
+    owner: object
     stack: Stack
     callee: Callee | None
 
 
-def segments(start: float, end: float,
-             samples: list[Sample]) -> list[tuple[float, float, Sample | None]]:
+Segment = tuple[float, float, "Sample | None", "list[Sample]"]
+
+
+def segments(start: float, end: float, samples: list[Sample]) -> list[Segment]:
     """Split the turn ``[start, end]`` among the greenlets the samples saw, in order.
 
     Consecutive samples of one greenlet are one segment; a boundary lies halfway between
@@ -35,18 +39,18 @@ def segments(start: float, end: float,
     one segment with no stack.
     """
     if not samples:
-        return [(start, end, None)]
+        return [(start, end, None, [])]
     groups: list[list[Sample]] = []
     for sample in samples:
-        if groups and groups[-1][-1].key == sample.key:
+        if groups and groups[-1][-1].owner is sample.owner:
             groups[-1].append(sample)
         else:
             groups.append([sample])
-    out = []
+    out: list[Segment] = []
     for index, group in enumerate(groups):
         seg_start = start if index == 0 else (groups[index - 1][-1].at + group[0].at) / 2
         seg_end = end if index == len(groups) - 1 else (group[-1].at + groups[index + 1][0].at) / 2
-        out.append((seg_start, seg_end, _representative(group)))
+        out.append((seg_start, seg_end, _representative(group), group))
     return out
 
 
@@ -66,9 +70,14 @@ def _frame(frame: Any) -> dict[str, Any]:
     return {"file": frame.file, "line": frame.line, "function": frame.function}
 
 
-def block_event(monitor: Monitor, start: float, end: float,
-                sample: Sample | None) -> dict[str, Any]:
-    """A ``block`` event: the real duration, the call site, its stack and package."""
+def block_event(monitor: Monitor, start: float, end: float, sample: Sample | None,
+                group: list[Sample] | None = None) -> dict[str, Any]:
+    """A ``block`` event: the real duration, the call site, its stack and package.
+
+    *group* is every sample of the segment: the callee is the one seen in most of them
+    (a CPU loop is caught inside ``time.perf_counter()`` now and then).
+    """
+    from ..audit.detectors.sampler import dominant_callee
     from ..audit.findings import find_site
 
     event: dict[str, Any] = {"event": "block", "time": now_iso(), "pid": os.getpid(),
@@ -80,7 +89,7 @@ def block_event(monitor: Monitor, start: float, end: float,
         return event
     site = find_site(sample.stack, monitor._attribution)
     frame = site.frame or sample.stack[-1]
-    callee = sample.callee
+    callee = dominant_callee([s.callee for s in group]) if group else sample.callee
     event.update(_frame(frame), stack=[_frame(f) for f in reversed(sample.stack)],
                  package=site.package, callee=callee.name if callee is not None else None,
                  cpu=callee is None)
