@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,17 +26,22 @@ class Sample:
     owner: object
     stack: Stack
     callee: Callee | None
+    busy: bool = False
 
 
 Segment = tuple[float, float, "Sample | None", "list[Sample]"]
 
 
-def segments(start: float, end: float, samples: list[Sample]) -> list[Segment]:
+def segments(start: float, end: float, samples: list[Sample],
+             period: float = 0.002) -> list[Segment]:
     """Split the turn ``[start, end]`` among the greenlets the samples saw, in order.
 
-    Consecutive samples of one greenlet are one segment; a boundary lies halfway between
-    the last sample of one and the first of the next, so the segments cover the turn
-    exactly. With no sample (a call that held the GIL for the whole turn), the turn is
+    Consecutive samples of one greenlet are one segment, and the segments cover the turn
+    exactly. A boundary lies halfway between the last sample of one and the first of the
+    next -- except next to CPU work: a greenlet holding the GIL delays the sample after it
+    starts (the sampler waits for the GIL), so when only the later one computed, it began
+    soon after the earlier one's last sample, and when only the earlier one computed, it
+    ran until shortly before the later one's first. With no sample (a call that held the GIL for the whole turn), the turn is
     one segment with no stack.
     """
     if not samples:
@@ -46,11 +52,19 @@ def segments(start: float, end: float, samples: list[Sample]) -> list[Segment]:
             groups[-1].append(sample)
         else:
             groups.append([sample])
-    out: list[Segment] = []
-    for index, group in enumerate(groups):
-        seg_start = start if index == 0 else (groups[index - 1][-1].at + group[0].at) / 2
-        seg_end = end if index == len(groups) - 1 else (group[-1].at + groups[index + 1][0].at) / 2
-        out.append((seg_start, seg_end, _representative(group), group))
+    cuts = [_boundary(a[-1], b[0], period) for a, b in zip(groups, groups[1:])]
+    edges = [start, *cuts, end]
+    return [(edges[i], edges[i + 1], _representative(group), group)
+            for i, group in enumerate(groups)]
+
+
+def _boundary(last: Sample, first: Sample, period: float) -> float:
+    middle = (last.at + first.at) / 2
+    if first.busy and not last.busy:
+        return min(middle, last.at + period / 2)
+    if last.busy and not first.busy:
+        return max(middle, first.at - period / 2)
+    return middle
     return out
 
 
@@ -81,7 +95,7 @@ def block_event(monitor: Monitor, start: float, end: float, sample: Sample | Non
     from ..audit.findings import find_site
 
     event: dict[str, Any] = {"event": "block", "time": now_iso(), "pid": os.getpid(),
-                             "duration_s": round(end - start, 6)}
+                             "duration_s": round(end - start, 6), "started": _epoch(start)}
     if sample is None or not sample.stack:
         event.update(file=None, line=None, function=None, stack=[], package=None,
                      callee=None, detail="no Python frame ran while it lasted (a C function run as a "
@@ -99,4 +113,10 @@ def block_event(monitor: Monitor, start: float, end: float, sample: Sample | Non
 def lag_event(start: float, end: float, greenlets: int) -> dict[str, Any]:
     """A ``lag`` event: one loop turn ran several greenlets' blocks back to back."""
     return {"event": "lag", "time": now_iso(), "pid": os.getpid(),
-            "duration_s": round(end - start, 6), "greenlets": greenlets}
+            "duration_s": round(end - start, 6), "started": _epoch(start),
+            "greenlets": greenlets}
+
+
+def _epoch(moment: float) -> float:
+    """A perf_counter moment as seconds since the epoch."""
+    return round(time.time() - (time.perf_counter() - moment), 6)

@@ -220,7 +220,8 @@ class Monitor:
             # Copied now: the frame moves on, and must not be kept alive.
             bucket.append(Sample(time.perf_counter(), self._owner(frame),
                                  capture_stack(frame, self.settings.stack),
-                                 None if busy else resolve_callee(frame, self._originals)))
+                                 None if busy else resolve_callee(frame, self._originals),
+                                 busy))
 
     def _owner(self, frame: types.FrameType) -> object:
         """Which greenlet (or hub callback) *frame* belongs to: its bottom frame."""
@@ -234,7 +235,7 @@ class Monitor:
     def _report(self, start: float, end: float, samples: list[Sample]) -> None:
         from .build import block_event, lag_event, segments  # noqa: PLC0415
 
-        parts = segments(start, end, samples)
+        parts = segments(start, end, samples, self.settings.period)
         if len(parts) > 1:
             self._emit(lag_event(start, end, len(parts)), None, end - start)
         for seg_start, seg_end, sample, group in parts:
