@@ -65,7 +65,6 @@ def _boundary(last: Sample, first: Sample, period: float) -> float:
     if last.busy and not first.busy:
         return max(middle, first.at - period / 2)
     return middle
-    return out
 
 
 def _representative(group: list[Sample]) -> Sample:
