@@ -148,8 +148,9 @@ class Monitor:
         self._start_thread()
 
     def stop(self) -> None:
-        """Stop the watchers (call on the hub's thread) and the thread; idempotent."""
-        self.running = False
+        """Stop the watchers (call on the hub's thread) and the thread, and send the last
+        summary; idempotent."""
+        self.close()
         if self._undo_hub is not None:
             self._undo_hub()
             self._undo_hub = None
@@ -160,9 +161,6 @@ class Monitor:
                 watcher.close()
             except Exception:  # the loop may be destroyed already
                 pass
-        lock, self._stop_lock = self._stop_lock, None
-        if lock is not None:
-            lock.release()
 
     # -- on the monitor's thread ---------------------------------------------------------
 
@@ -186,7 +184,6 @@ class Monitor:
                     self._summary()
             except Exception:  # never let the monitor's thread die on one bad sample
                 wait = settings.threshold / 2
-        self._summary()  # what the rate limit held back since the last one
 
     def _tick(self, busy: bool = False) -> float:
         settings = self.settings
@@ -254,8 +251,8 @@ class Monitor:
             self.counts["sent"] += 1
             self.sink.send(event)
 
-    def _summary(self) -> None:
-        rows = self.limiter.summary()
+    def _summary(self, force: bool = False) -> None:
+        rows = self.limiter.summary(force)
         if rows is not None:
             self.sink.send({"event": "summary", "time": now_iso(), "pid": os.getpid(),
                             "period_s": self.settings.summary, "sites": rows,
@@ -275,6 +272,6 @@ class Monitor:
             while self._closed:
                 start, end = self._closed.popleft()
                 self._report(start, end, self._samples.pop(start, []))
-            self._summary()
+            self._summary(force=True)
         except Exception:
             pass
