@@ -72,8 +72,7 @@ class Limiter:
         was counted at all, with *force*: the last summary, at exit); resets counts."""
         rows = self.dropped
         self.dropped = []
-        wanted = (lambda s: s.count) if force else (lambda s: s.held)
-        if not rows and not any(wanted(s) for s in self.sites.values()):
+        if not rows and not any(s.count if force else s.held for s in self.sites.values()):
             return None
         for site in self.sites.values():
             if site.count:
