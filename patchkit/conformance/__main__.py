@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"  {run.module} {run.column}: {cells['run']} run, {cells['passed']} passed, "
                       f"{cells['hung']} hung, {cells['crashed']} crashed ({run.wall_time:.0f} s)")
 
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     t0 = time.monotonic()
     runs = run_all(modules, options, args.jobs, columns, progress)
     report = Report(python=sys.version.split()[0], gevent=_version("gevent"),
