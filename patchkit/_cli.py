@@ -9,12 +9,12 @@ output is not a terminal. Nothing here imports gevent or rich.
 
 from __future__ import annotations
 
-import os
+import argparse
 import platform
 import sys
-from typing import IO
+from typing import IO, Any, Sequence
 
-__all__ = ["USAGE_EXIT", "version_text", "usage_error", "report_width"]
+__all__ = ["USAGE_EXIT", "VersionAction", "version_text", "usage_error", "report_width"]
 
 USAGE_EXIT = 2
 
@@ -36,6 +36,24 @@ def version_text(prog: str) -> str:
             f"{platform.python_implementation()} {platform.python_version()})")
 
 
+class VersionAction(argparse.Action):
+    """``--version`` for an argparse parser: prints :func:`version_text` for its prog.
+
+    Unlike argparse's own version action, the text is made only when asked for (it reads
+    gevent's installed version).
+    """
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 default: Any = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default,
+                         help=help or "print patchkit's version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(version_text(parser.prog))
+        parser.exit()
+
+
 def usage_error(usage: str, prog: str, message: str, stream: IO[str] | None = None) -> int:
     """Print *usage* (its ``usage:`` line) and ``PROG: error: MESSAGE``; return 2.
 
@@ -54,13 +72,15 @@ def usage_error(usage: str, prog: str, message: str, stream: IO[str] | None = No
 
 
 def report_width(file: IO[str]) -> int | None:
-    """The width a report on *file* is laid out to: None (measure it) on a terminal or
-    when ``COLUMNS`` is set; otherwise unlimited, so piped output and CI logs keep whole
-    lines instead of tables cut at 80 columns."""
+    """The width a report on *file* is laid out to.
+
+    None on a terminal (rich measures it, or takes ``COLUMNS``). Otherwise unlimited,
+    whatever ``COLUMNS`` says (pytest-xdist, for one, exports ``COLUMNS=80`` to everything
+    it starts): piped output and CI logs keep whole lines instead of tables and
+    messages cut or wrapped at 80 columns.
+    """
     try:
         terminal = file.isatty()
     except (AttributeError, ValueError):
         terminal = False
-    if terminal or os.environ.get("COLUMNS", "").strip().isdigit():
-        return None
-    return _UNLIMITED
+    return None if terminal else _UNLIMITED

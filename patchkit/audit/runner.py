@@ -114,14 +114,14 @@ class Stopper:
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if not self._deferred(signum, frame):
-            raise KeyboardInterrupt
+            _raise_in_target(KeyboardInterrupt())
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         if self._deferred(signum, frame):
             return
         if self.reason is None:
             self.reason = "SIGTERM"
-        raise _Stop(0 if self.reason == "--duration" else 128 + signal.SIGTERM)
+        _raise_in_target(_Stop(0 if self.reason == "--duration" else 128 + signal.SIGTERM))
 
     def _timer(self) -> None:
         _, _, get_ident = original_thread_api()
@@ -133,6 +133,28 @@ class Stopper:
         # A real signal (not interrupt_main) also interrupts a blocking call in C.
         ours = signal.getsignal(signal.SIGTERM) == self._on_sigterm
         signal.pthread_kill(self.hub_ident, signal.SIGTERM if ours else signal.SIGINT)
+
+
+def _raise_in_target(error: BaseException) -> None:
+    """Raise *error* (from a signal handler) where the target runs.
+
+    A handler runs in whichever greenlet is current. In gevent's hub that may be the
+    hub's own Python code (``Hub.run`` starting its monitor thread before the loop runs,
+    right after the target first waits): raised there, the error ends the hub instead
+    of passing through the loop's error handling, and the main greenlet, handed the
+    error by the dying hub, can no longer switch to it -- its ``finally`` blocks fail
+    with InvalidSwitchError and the target exits 1. So in the hub the error is thrown
+    into the hub's parent from a loop callback, as gevent does for a system error.
+    """
+    hub_module = sys.modules.get("gevent.hub")
+    if hub_module is not None:
+        import greenlet  # type: ignore[import-untyped]
+
+        hub = greenlet.getcurrent()
+        if isinstance(hub, hub_module.Hub) and hub.parent is not None:
+            hub.loop.run_callback(hub.parent.throw, error)
+            return
+    raise error
 
 
 class Auditor:
