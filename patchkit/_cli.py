@@ -10,7 +10,6 @@ output is not a terminal. Nothing here imports gevent or rich.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 from typing import IO, Any, Sequence
 
@@ -24,6 +23,7 @@ _UNLIMITED = 10_000
 
 def version_text(prog: str) -> str:
     """``PROG 0.1.0 (gevent 26.9.0, CPython 3.11.7)``: what ``--version`` prints."""
+    import platform
     from importlib.metadata import PackageNotFoundError, version
 
     from . import __version__

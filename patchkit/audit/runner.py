@@ -114,14 +114,15 @@ class Stopper:
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if not self._deferred(signum, frame):
-            _raise_in_target(KeyboardInterrupt())
+            _raise_in_target(KeyboardInterrupt(), frame)
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         if self._deferred(signum, frame):
             return
         if self.reason is None:
             self.reason = "SIGTERM"
-        _raise_in_target(_Stop(0 if self.reason == "--duration" else 128 + signal.SIGTERM))
+        _raise_in_target(_Stop(0 if self.reason == "--duration" else 128 + signal.SIGTERM),
+                         frame)
 
     def _timer(self) -> None:
         _, _, get_ident = original_thread_api()
@@ -135,19 +136,21 @@ class Stopper:
         signal.pthread_kill(self.hub_ident, signal.SIGTERM if ours else signal.SIGINT)
 
 
-def _raise_in_target(error: BaseException) -> None:
-    """Raise *error* (from a signal handler) where the target runs.
+def _raise_in_target(error: BaseException, frame: Any) -> None:
+    """Raise *error* (from a signal handler interrupting *frame*) where the target runs.
 
-    A handler runs in whichever greenlet is current. In gevent's hub that may be the
-    hub's own Python code (``Hub.run`` starting its monitor thread before the loop runs,
-    right after the target first waits): raised there, the error ends the hub instead
-    of passing through the loop's error handling, and the main greenlet, handed the
-    error by the dying hub, can no longer switch to it -- its ``finally`` blocks fail
-    with InvalidSwitchError and the target exits 1. So in the hub the error is thrown
-    into the hub's parent from a loop callback, as gevent does for a system error.
+    A handler runs in whichever greenlet is current. In gevent's hub, when only gevent's
+    (or the standard library's) code is running -- ``Hub.run`` starting its monitor
+    thread before the loop runs, right after the target first waits -- an error raised
+    there does not pass through the loop's error handling: it ends the hub, and the main
+    greenlet, handed the error by the dying hub, can no longer switch to it (its
+    ``finally`` blocks fail with InvalidSwitchError and the target exits 1). So there
+    the error is thrown into the hub's parent from a loop callback, as gevent does for a
+    system error. The target's own code running in the hub (a loop callback) still gets
+    it raised at once: the loop hands it on, and a callback that never returns stops.
     """
     hub_module = sys.modules.get("gevent.hub")
-    if hub_module is not None:
+    if hub_module is not None and not _runs_target_code(frame):
         import greenlet  # type: ignore[import-untyped]
 
         hub = greenlet.getcurrent()
@@ -155,6 +158,23 @@ def _raise_in_target(error: BaseException) -> None:
             hub.loop.run_callback(hub.parent.throw, error)
             return
     raise error
+
+
+def _engine_dirs() -> tuple[str, ...]:
+    import gevent
+
+    dirs = {os.path.dirname(os.path.abspath(m.__file__ or "")) for m in (gevent, os)}
+    return (*(d + os.sep for d in dirs), "<frozen ")
+
+
+def _runs_target_code(frame: Any) -> bool:
+    """Whether any frame from *frame* outwards is outside gevent and the standard library."""
+    engine = _engine_dirs()
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(engine):
+            return True
+        frame = frame.f_back
+    return False
 
 
 class Auditor:

@@ -1,14 +1,15 @@
-"""A signal handled while the hub greenlet runs its own Python code (not a loop callback).
+"""A signal handled while the hub greenlet runs only gevent's own code (not a loop callback).
 
-The hub's first run calls start_periodic_monitoring_thread() before its loop starts; the
-signal the target sends itself there is handled in the hub greenlet, as a SIGTERM or
-SIGINT arriving at that moment would be. The finally block needs the hub afterwards.
+The hub's first run calls start_periodic_monitoring_thread() before its loop starts. Here
+that call (a C callable, so no frame of this file is on the hub's stack) unblocks the
+signal the target left pending, so its handler runs in Hub.run, as a SIGTERM or SIGINT
+arriving at that moment would. The finally block needs the hub afterwards.
 """
 import patchkit
 
 patchkit.patch_all()
 
-import os  # noqa: E402
+import functools  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
@@ -16,15 +17,12 @@ import gevent  # noqa: E402
 import gevent.hub  # noqa: E402
 
 SIGNAL = signal.SIGINT if sys.argv[1:] == ["INT"] else signal.SIGTERM
-_start = gevent.hub.Hub.start_periodic_monitoring_thread
-
-
-def _start_and_signal(hub):
-    os.kill(os.getpid(), SIGNAL)  # handled at the next bytecode, in the hub greenlet
-    return _start(hub)
-
-
-gevent.hub.Hub.start_periodic_monitoring_thread = _start_and_signal
+signal.pthread_sigmask(signal.SIG_BLOCK, [SIGNAL])
+native_ident = patchkit.get_original("_thread", "get_ident")()  # not a greenlet's id
+signal.pthread_kill(native_ident, SIGNAL)  # pending on this thread
+# pthread_sigmask handles the pending signal before returning, in the hub's Hub.run frame.
+gevent.hub.Hub.start_periodic_monitoring_thread = functools.partial(
+    signal.pthread_sigmask, signal.SIG_UNBLOCK, [SIGNAL])
 try:
     gevent.sleep(5)
     print("not stopped")
