@@ -100,7 +100,9 @@ class Stopper:
         # would break the target's switch or call (or be ignored); let the signal land
         # again shortly, from a native thread: re-sent from here, it would be handled at
         # once, inside this handler, deferred again, and so on until a RecursionError.
-        if frame is not None and frame.f_code.co_filename.startswith(_AUDIT_DIR):
+        # Likewise in the hub's own setup code (see _in_hub_setup).
+        if frame is not None and (frame.f_code.co_filename.startswith(_AUDIT_DIR)
+                                  or _in_hub_setup(frame)):
             start_thread, _, _ = original_thread_api()
             start_thread(self._resend, (signum,))
             return True
@@ -114,15 +116,14 @@ class Stopper:
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if not self._deferred(signum, frame):
-            _raise_in_target(KeyboardInterrupt(), frame)
+            raise KeyboardInterrupt
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         if self._deferred(signum, frame):
             return
         if self.reason is None:
             self.reason = "SIGTERM"
-        _raise_in_target(_Stop(0 if self.reason == "--duration" else 128 + signal.SIGTERM),
-                         frame)
+        raise _Stop(0 if self.reason == "--duration" else 128 + signal.SIGTERM)
 
     def _timer(self) -> None:
         _, _, get_ident = original_thread_api()
@@ -136,43 +137,40 @@ class Stopper:
         signal.pthread_kill(self.hub_ident, signal.SIGTERM if ours else signal.SIGINT)
 
 
-def _raise_in_target(error: BaseException, frame: Any) -> None:
-    """Raise *error* (from a signal handler interrupting *frame*) where the target runs.
+def _in_hub_setup(frame: Any) -> bool:
+    """Whether *frame* is gevent's hub running its own Python code outside its loop.
 
-    A handler runs in whichever greenlet is current. In gevent's hub, when only gevent's
-    (or the standard library's) code is running -- ``Hub.run`` starting its monitor
-    thread before the loop runs, right after the target first waits -- an error raised
-    there does not pass through the loop's error handling: it ends the hub, and the main
-    greenlet, handed the error by the dying hub, can no longer switch to it (its
-    ``finally`` blocks fail with InvalidSwitchError and the target exits 1). So there
-    the error is thrown into the hub's parent from a loop callback, as gevent does for a
-    system error. The target's own code running in the hub (a loop callback) still gets
-    it raised at once: the loop hands it on, and a callback that never returns stops.
+    ``Hub.run`` calls Python code before its loop starts (its monitor-thread setup,
+    right after the target first waits). A stop raised there does not pass through the
+    loop's error handling: it ends the hub, and the main greenlet, handed the error by
+    the dying hub, cannot switch to it again -- the target's ``finally`` blocks fail with
+    InvalidSwitchError and it exits 1. Inside the loop (the handler's frame is
+    ``Hub.run`` itself: the loop's C code checks signals) gevent hands the error to the
+    main greenlet. Engine code called from a loop callback reads the same and is merely
+    deferred too.
     """
     hub_module = sys.modules.get("gevent.hub")
-    if hub_module is not None and not _runs_target_code(frame):
-        import greenlet  # type: ignore[import-untyped]
+    if hub_module is None:
+        return False
+    run_code = getattr(hub_module.Hub.run, "__code__", None)
+    if frame.f_code is run_code:
+        return False
+    import sysconfig
 
-        hub = greenlet.getcurrent()
-        if isinstance(hub, hub_module.Hub) and hub.parent is not None:
-            hub.loop.run_callback(hub.parent.throw, error)
-            return
-    raise error
-
-
-def _engine_dirs() -> tuple[str, ...]:
     import gevent
 
-    dirs = {os.path.dirname(os.path.abspath(m.__file__ or "")) for m in (gevent, os)}
-    return (*(d + os.sep for d in dirs), "<frozen ")
-
-
-def _runs_target_code(frame: Any) -> bool:
-    """Whether any frame from *frame* outwards is outside gevent and the standard library."""
-    engine = _engine_dirs()
+    paths = sysconfig.get_paths()
+    gevent_dir = os.path.dirname(os.path.abspath(gevent.__file__ or "")) + os.sep
+    stdlib = os.path.abspath(paths["stdlib"]) + os.sep
+    # site-packages may lie inside the stdlib folder (a Python without a venv)
+    site = tuple(os.path.abspath(paths[key]) + os.sep for key in ("purelib", "platlib"))
     while frame is not None:
-        if not frame.f_code.co_filename.startswith(engine):
+        if frame.f_code is run_code:
             return True
+        file = frame.f_code.co_filename
+        if not (file.startswith((gevent_dir, "<frozen "))
+                or file.startswith(stdlib) and not file.startswith(site)):
+            return False  # the target's code: it runs in a loop callback, or not in the hub
         frame = frame.f_back
     return False
 
