@@ -226,7 +226,7 @@ class Monitor:
         return bottom
 
     def _report(self, start: float, end: float, samples: list[Sample]) -> None:
-        from .build import block_event, lag_event, segments  # noqa: PLC0415
+        from .build import block_event, lag_event, segments
 
         parts = segments(start, end, samples, self.settings.period)
         if len(parts) > 1:
