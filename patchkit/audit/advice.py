@@ -7,9 +7,10 @@ the same thing, and so the wording can be read and changed in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .detectors import Observation
-from .detectors.imports import KNOWN_PACKAGES
+from .detectors.imports import known_packages
 from .frames import Callee, FrameInfo
 
 __all__ = ["Context", "advise"]
@@ -26,7 +27,7 @@ class Context:
     Attributes:
         stale: ``(module, name) -> original`` for every stale reference found.
         patchers: Names of the patchers registered with patchkit.
-        imported: Known packages (see ``KNOWN_PACKAGES``) the target imported, as seen
+        imported: Known packages (see ``known_packages()``) the target imported, as seen
             by the post-import hooks.
     """
 
@@ -38,18 +39,26 @@ class Context:
 def _known(callee: Callee | None, package: str | None, frame: FrameInfo | None,
            context: Context) -> str | None:
     candidates = [callee.home if callee else None, frame.module if frame else None, package]
+    known = known_packages()
     for candidate in candidates:
         top = (candidate or "").partition(".")[0]
-        if top in KNOWN_PACKAGES and top in context.imported:
+        if top in known and top in context.imported:
             return top
     return None
+
+
+def _known_call(name: str | None) -> Any:
+    """The knowledge base's entry for a standard-library call (``os.system``), if any."""
+    from patchkit.knowledge import knowledge_base
+
+    return knowledge_base().by_call(name.replace("_io.", "io.")) if name else None
 
 
 def _known_fix(package: str, context: Context) -> str:
     """The knowledge base's fix (patchkit/knowledge/libraries.toml), else the detector's note."""
     from patchkit.knowledge import fix_for
 
-    known = fix_for(package) or KNOWN_PACKAGES[package]
+    known = fix_for(package) or known_packages()[package]
     if package in context.patchers:
         return (f"the {package} patcher was not applied: don't pass {package}=False to "
                 f"patch_all() (or call patchkit.patch({package!r})); {known}")
@@ -77,6 +86,9 @@ def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu:
     holder = frame.module if frame else None
     root = (callee.expr or "").partition(".")[0] if callee else ""
     stale = context.stale.get((holder or "", root))
+    call = _known_call(name) if not stale else None
+    if call is not None:
+        return f"{name} blocked the hub: {call.behaviour}, no patch makes it cooperative", call.fix
     if callee is not None and (callee.original or stale):
         original = stale or name
         if holder and holder != "__main__" and stale:
