@@ -56,9 +56,10 @@ def _known_call(name: str | None) -> Any:
 
 def _known_fix(package: str, context: Context) -> str:
     """The knowledge base's fix (patchkit/knowledge/libraries.toml), else the detector's note."""
-    from patchkit.knowledge import fix_for
+    from patchkit.knowledge import installed_version, lookup
 
-    known = fix_for(package) or known_packages()[package]
+    entry = lookup(package)
+    known = entry.fix_for(installed_version(entry)) if entry else known_packages()[package]
     if package in context.patchers:
         return (f"the {package} patcher was not applied: don't pass {package}=False to "
                 f"patch_all() (or call patchkit.patch({package!r})); {known}")

@@ -22,8 +22,8 @@ from typing import Any, Literal, cast
 
 __all__ = ["Behaviour", "BEHAVIOURS", "GIL", "Library", "NativeLibrary", "KnowledgeBase",
            "KnowledgeError", "load", "knowledge_base", "lookup", "by_import",
-           "by_distribution", "fix_for", "native_library", "normalize_distribution",
-           "version_matches"]
+           "by_distribution", "fix_for", "installed_version", "native_library",
+           "normalize_distribution", "version_matches"]
 
 Behaviour = Literal["cooperative", "needs-patcher", "blocks-in-c", "unfixable"]
 BEHAVIOURS: tuple[Behaviour, ...] = ("cooperative", "needs-patcher", "blocks-in-c", "unfixable")
@@ -105,6 +105,7 @@ class Library:
     gil: GIL | None = None
     evidence: tuple[str, ...] = ()
     no_evidence: str = ""
+    otherwise_fix: str = ""
 
     @property
     def name(self) -> str:
@@ -130,6 +131,8 @@ class Library:
         """The fix for *version*: outside the affected range, that it is already fine."""
         if self.affects(version) or self.otherwise is None:
             return self.fix
+        if self.otherwise_fix:
+            return self.otherwise_fix
         return (f"nothing to do: {self.name} {version} is {self.otherwise} "
                 f"(versions {self.affected} are {self.behaviour})")
 
@@ -210,7 +213,7 @@ def _behaviour(value: str | None, where: str, field: str) -> Behaviour | None:
 
 _FIELDS = frozenset({"imports", "distributions", "affected", "behaviour", "otherwise",
                      "patcher", "native", "fix", "source", "note", "category", "calls", "gil",
-                     "evidence", "no_evidence"})
+                     "evidence", "no_evidence", "otherwise_fix"})
 
 
 def _gil(value: str | None, where: str) -> GIL | None:
@@ -243,7 +246,8 @@ def _library(key: str, entry: dict[str, Any], native: set[str]) -> Library:
         category=cast(str, _text(entry, "category", where)), calls=calls,
         gil=_gil(_text(entry, "gil", where, False), where),
         evidence=_strings(entry, "evidence", where, required=False),
-        no_evidence=_text(entry, "no_evidence", where, False) or "")
+        no_evidence=_text(entry, "no_evidence", where, False) or "",
+        otherwise_fix=_text(entry, "otherwise_fix", where, False) or "")
     _check(library, where, native)
     return library
 
@@ -314,6 +318,24 @@ def by_distribution(name: str) -> Library | None:
 def native_library(soname: str) -> NativeLibrary | None:
     """The known blocking client library a shared object name stands for, or None."""
     return knowledge_base().native_library(soname)
+
+
+def installed_version(library: Library) -> str | None:
+    """The installed version of *library* (its first installed distribution), or None.
+
+    A standard-library entry (no distribution) is always there: the Python version.
+    """
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    if not library.distributions:
+        return f"Python {platform.python_version()}"
+    for name in library.distributions:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return None
 
 
 def fix_for(import_or_dist_name: str, version: str | None = None) -> str | None:

@@ -14,38 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import textwrap
 from dataclasses import asdict
 from typing import Any
 
-from . import KnowledgeBase, KnowledgeError, Library, knowledge_base
+from . import KnowledgeBase, KnowledgeError, Library, installed_version, knowledge_base
 
-__all__ = ["main", "installed_version", "entry_dict", "SCHEMA"]
+__all__ = ["main", "entry_dict", "SCHEMA"]
 
 PROG = "python -m patchkit.knowledge"
 SCHEMA = "patchkit.knowledge/1"
 
 _GIL_TEXT = {"released": "released in its long C calls: gevent's threadpool lets the hub run",
              "held": "held in its long C calls: gevent's threadpool does not free the hub"}
-
-
-def installed_version(library: Library) -> str | None:
-    """The installed version of *library* (its first installed distribution), or None.
-
-    A standard-library entry (no distribution) is always there: the Python version.
-    """
-    from importlib.metadata import PackageNotFoundError, version
-
-    if not library.distributions:
-        return f"Python {platform.python_version()}"
-    for name in library.distributions:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            continue
-    return None
 
 
 def _bare(version: str | None) -> str | None:
