@@ -179,11 +179,12 @@ class KnowledgeBase:
         """The known client library a shared object name stands for, if any.
 
         ``libpq.so.5``, ``libpq-a17e3caa.so.5.17`` (auditwheel's renamed copy) and
-        ``libpq.so`` all match ``libpq``.
+        ``libpq.so`` all match ``libpq``; ``libldap-2.5.so.0`` matches ``libldap``.
         """
         stem = soname.rsplit("/", 1)[-1].split(".so", 1)[0]
         stem = re.sub(r"-[0-9a-f]{8}$", "", stem)
-        return self.native.get(stem)
+        # OpenLDAP names its libraries by release (libldap-2.5.so.0).
+        return self.native.get(stem) or self.native.get(re.sub(r"-\d+(\.\d+)*$", "", stem))
 
 
 def _strings(entry: dict[str, Any], field: str, where: str, required: bool = True) -> tuple[str, ...]:
