@@ -220,7 +220,7 @@ _FIELDS = frozenset({"imports", "distributions", "affected", "behaviour", "other
 def _gil(value: str | None, where: str) -> GIL | None:
     if value is not None and value not in _GILS:
         raise KnowledgeError(f"{where}: 'gil' is {value!r}; expected one of {', '.join(_GILS)}")
-    return cast("GIL | None", value)
+    return value  # narrowed to GIL by the membership test
 
 
 def _library(key: str, entry: dict[str, Any], native: set[str]) -> Library:
