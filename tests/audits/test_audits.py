@@ -50,6 +50,9 @@ def matches(finding: dict[str, Any], pattern: dict[str, Any]) -> bool:
         elif key.endswith("_contains"):
             if want not in (finding[key[:-len("_contains")]] or ""):
                 return False
+        elif key.endswith("_excludes"):
+            if want in (finding[key[:-len("_excludes")]] or ""):
+                return False
         elif key.startswith("min_"):
             if finding[key[len("min_"):]] < want:
                 return False
