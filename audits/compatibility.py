@@ -88,6 +88,13 @@ def _behaviour(library: Any) -> str:
     return f"{library.behaviour} ({library.affected}); {library.otherwise} otherwise"
 
 
+def _fix(library: Any) -> str:
+    if library.otherwise is None:
+        return library.fix
+    after = library.otherwise_fix or "nothing to do"
+    return f"versions {library.affected}: {library.fix}. Other versions: {after}"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -136,7 +143,7 @@ def render(results: dict[str, Any]) -> str:
             gil = f" (GIL {lib.gil})" if lib.gil else ""
             patcher = f"; patcher `{lib.patcher}`" if lib.patcher else ""
             lines.append(f"| **{lib.name}** ({names}) | {versions.get(lib.key) or 'not installed'}"
-                         f" | {_behaviour(lib)}{gil}{patcher} | {_cell(lib.fix)} | "
+                         f" | {_behaviour(lib)}{gil}{patcher} | {_cell(_fix(lib))} | "
                          f"{_cell(_evidence(lib, cases))} |")
     lines += ["", "## Notes", ""]
     lines += [f"- **{lib.name}**: {_cell(lib.note)} ([source]({lib.source}))"
