@@ -36,4 +36,6 @@ def stuck_get():
 
 jobs = [gevent.spawn(stuck_get) for _ in range(2)]
 gevent.joinall(jobs, raise_error=True)
-assert [job.value for job in jobs] == [None, None]  # libmemcached gave up: a miss
+# libmemcached gave up: a miss (None), or an error on some versions
+values = [job.value for job in jobs]
+assert all(value is None or value.endswith("Error") for value in values), values
