@@ -6,7 +6,8 @@ patchkit.patch_all()
 import gevent  # noqa: E402
 from lxml import etree  # noqa: E402
 
-document = b"<feed>" + b"<entry id='1'><title>t</title><body>text</body></entry>" * 150_000 + b"</feed>"
+entry = b"<entry id='1'><title>t</title><body>text</body></entry>"
+document = b"<feed>" + entry * 150_000 + b"</feed>"
 
 
 def parse():

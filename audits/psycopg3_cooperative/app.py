@@ -25,5 +25,6 @@ jobs = [gevent.spawn(query, conn, i) for i, conn in enumerate(conns)]
 gevent.joinall(jobs, raise_error=True)
 elapsed = time.perf_counter() - start
 assert [job.value for job in jobs] == [0, 1, 2, 3]
-print(f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__}): 4 queries of 0.3 s in {elapsed:.2f} s")
+print(f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__}): "
+      f"4 queries of 0.3 s in {elapsed:.2f} s")
 assert elapsed < 1.0, "the queries did not overlap"

@@ -48,7 +48,8 @@ def test_installed_json(run_cmd) -> None:
     data = json.loads(proc.stdout)
     assert data["schema"] == "patchkit.knowledge/1" and data["unknown"] == []
     by_key = {entry["key"]: entry for entry in data["libraries"]}
-    assert by_key["gevent"]["installed"] and by_key["gevent"]["behaviour_installed"] == "cooperative"
+    gevent = by_key["gevent"]
+    assert gevent["installed"] and gevent["behaviour_installed"] == "cooperative"
     assert by_key["psycopg"]["behaviour_installed"] == "cooperative"  # 3.1.14 or later here
     assert by_key["psycopg"]["fix_installed"].startswith("import psycopg after patch_all()")
     assert all(entry["installed"] for entry in data["libraries"])
