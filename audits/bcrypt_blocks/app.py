@@ -1,4 +1,4 @@
-"""bcrypt: a password hash is ~0.1 s of C work per call, and it holds the hub meanwhile."""
+"""bcrypt: a password hash is ~0.15 s of C work per call, and it holds the hub meanwhile."""
 import patchkit
 
 patchkit.patch_all()
@@ -6,7 +6,7 @@ patchkit.patch_all()
 import bcrypt  # noqa: E402
 import gevent  # noqa: E402
 
-SALT = bcrypt.gensalt(rounds=10)
+SALT = bcrypt.gensalt(rounds=11)
 
 
 def login(password):

@@ -11,7 +11,7 @@ import time  # noqa: E402
 import bcrypt  # noqa: E402
 import gevent  # noqa: E402
 
-SALT = bcrypt.gensalt(rounds=10)
+SALT = bcrypt.gensalt(rounds=11)
 ticks = []
 
 

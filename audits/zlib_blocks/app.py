@@ -10,7 +10,7 @@ import gevent  # noqa: E402
 
 words = [b"gevent", b"hub", b"greenlet", b"patch", b"block", b"socket", b"queue"]
 rng = random.Random(15)
-payload = b" ".join(rng.choice(words) for _ in range(400_000))
+payload = b" ".join(rng.choice(words) for _ in range(800_000))
 
 
 def compress():
