@@ -1,6 +1,6 @@
 """geventhttpclient against a local gevent HTTP server: cooperative once patched.
 
-Six requests, each answered after 0.1 s, run concurrently in about 0.1 s.
+Six requests, each answered after 0.2 s, run concurrently in about 0.2 s.
 """
 import patchkit
 
@@ -14,7 +14,7 @@ from gevent.pywsgi import WSGIServer  # noqa: E402
 
 
 def slow_hello(environ, start_response):
-    gevent.sleep(0.1)
+    gevent.sleep(0.2)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"hello"]
 
@@ -32,4 +32,4 @@ client.close()
 server.stop()
 assert [job.value for job in jobs] == ["hello"] * 6
 print(f"6 requests in {elapsed:.2f} s")
-assert elapsed < 0.6, "the requests did not overlap"
+assert elapsed < 0.7, "the requests did not overlap"  # one after another: 1.2 s

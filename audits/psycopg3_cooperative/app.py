@@ -1,6 +1,7 @@
 """psycopg 3 (3.1.14 or later) imported after patch_all(): queries yield to the hub.
 
-Four connections each run pg_sleep(0.3) concurrently: about 0.3 s in all, no hub block.
+Four connections each run pg_sleep(0.5) concurrently: about 0.5 s in all (one after
+another: 2 s), no hub block.
 """
 import patchkit
 
@@ -16,7 +17,7 @@ DSN = os.environ["PATCHKIT_PG_DSN"]
 
 
 def query(conn, i):
-    return conn.execute("select pg_sleep(0.3), %s", (i,)).fetchone()[1]
+    return conn.execute("select pg_sleep(0.5), %s", (i,)).fetchone()[1]
 
 
 conns = [psycopg.connect(DSN, autocommit=True) for _ in range(4)]
@@ -26,5 +27,5 @@ gevent.joinall(jobs, raise_error=True)
 elapsed = time.perf_counter() - start
 assert [job.value for job in jobs] == [0, 1, 2, 3]
 print(f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__}): "
-      f"4 queries of 0.3 s in {elapsed:.2f} s")
-assert elapsed < 1.0, "the queries did not overlap"
+      f"4 queries of 0.5 s in {elapsed:.2f} s")
+assert elapsed < 1.2, "the queries did not overlap"

@@ -39,7 +39,7 @@ gevent.joinall(jobs, raise_error=True)
 elapsed = time.perf_counter() - start
 assert [job.value for job in jobs] == [b"A", b"B", b"C"]
 print(f"3 requests of 0.2 s in {elapsed:.2f} s")
-assert elapsed < 0.6, "the requests did not overlap"
+assert elapsed < 0.45, "the requests did not overlap"  # one after another: 0.6 s
 serving.kill()
 server.close(linger=0)
 ctx.term()
