@@ -29,7 +29,7 @@ def stuck_get():
     client = Client(("127.0.0.1", silent_port), timeout=0.3, connect_timeout=0.3)
     try:
         return client.get("key")
-    except socket.timeout:
+    except TimeoutError:
         return "timed out"
     finally:
         client.close()
