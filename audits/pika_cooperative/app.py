@@ -22,7 +22,7 @@ def consume(queue):
     connection = pika.BlockingConnection(PARAMS)
     channel = connection.channel()
     channel.queue_declare(queue, auto_delete=True)
-    for _method, _props, _body in channel.consume(queue, auto_ack=True, inactivity_timeout=3):
+    for _method, _props, body in channel.consume(queue, auto_ack=True, inactivity_timeout=3):  # noqa: B007
         break
     channel.cancel()
     connection.close()
