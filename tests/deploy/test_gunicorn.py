@@ -1,0 +1,68 @@
+"""gunicorn with 2 gevent workers serving a Flask app whose views block, under load from a
+client process: every worker is audited from its fork on and lands in one report."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+from .conftest import (AuditRun, audited, findings_at, free_port, gunicorn_args, load,
+                       processes_by_pid)
+
+
+def _served_by(served: dict[str, Any], path: str) -> set[int]:
+    return {int(pid) for pid in served["served"][path]}
+
+
+def _check_workers(run: AuditRun, master: int, served: dict[str, Any]) -> None:
+    """Both workers in `processes` as forks of the master, each blocking view's finding
+    carrying the pids of the workers that served it, and nothing called unpatched."""
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    report = run.report
+    assert report is not None, run.stderr[-3000:]
+    assert report["schema"] == "patchkit.audit/2"
+    processes = processes_by_pid(report)
+    assert processes[master]["role"] == "main", processes
+    workers = _served_by(served, "/block") | _served_by(served, "/cpu")
+    assert len(workers) == 2, served  # the load client went on until both workers answered
+    for pid in workers:
+        entry = processes.get(pid)
+        assert entry is not None, (pid, processes)
+        assert entry["role"] == "fork" and entry["ppid"] == master, entry
+        assert "socket" in entry["patched"], entry  # gevent.monkey.patch_all() in the worker
+        assert entry["ended"] is True and entry["findings"] >= 1, entry
+    assert not [f for f in report["findings"] if f["kind"] == "unpatched"], report["findings"]
+    assert "socket" in report["patched"]
+    for function, path in (("block", "/block"), ("cpu", "/cpu")):
+        found = findings_at(report, "app.py", function)
+        assert len(found) == 1, (function, report["findings"])
+        assert set(found[0]["pids"]) == _served_by(served, path), (found[0], served)
+        assert found[0]["count"] >= 2 and found[0]["max_s"] >= 0.05, found[0]
+        assert {event["pid"] for event in found[0]["events"]} <= workers
+    assert findings_at(report, "app.py", "block")[0]["callee"].endswith("usleep")
+
+
+def _run_gunicorn(tmp_path: Path, *audit_options: str) -> tuple[Any, dict[str, Any]]:
+    port = free_port()
+    program = audited(tmp_path, *audit_options, "-m", "gunicorn", *gunicorn_args(port))
+    program.wait_for_port(port)
+    served = load(port, "/block", "/cpu", "/coop", requests=24, until_pids=2, seconds=4)
+    assert served["errors"] == 0, served
+    return program, served
+
+
+def test_gunicorn_gevent_workers_under_duration(tmp_path: Path) -> None:
+    program, served = _run_gunicorn(tmp_path, "--duration", "6")
+    run = program.finish(timeout=60)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.report is not None and run.report["stopped_by"] == "--duration"
+    _check_workers(run, program.pid, served)
+
+
+def test_gunicorn_gevent_workers_stopped_by_sigterm(tmp_path: Path) -> None:
+    program, served = _run_gunicorn(tmp_path)
+    program.proc.send_signal(signal.SIGTERM)  # gunicorn's own graceful shutdown
+    run = program.finish(timeout=60)
+    assert run.returncode == 0, run.stderr[-3000:]  # gunicorn owns SIGTERM and exits 0
+    _check_workers(run, program.pid, served)
