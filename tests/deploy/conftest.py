@@ -14,12 +14,13 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from audit.conftest import AuditRun, audit_command, only  # noqa: F401  (reused helpers)
-from services import free_port, redis_server  # noqa: F401  (a real redis for Celery)
+from services import Redis, free_port, redis_server  # noqa: F401  (a real redis for Celery)
 
 APPS = Path(__file__).parent / "apps"
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,3 +147,23 @@ def report_lines(stderr: str) -> list[str]:
     starts = [i for i, line in enumerate(lines) if REPORT_HEADER in line]
     assert starts, f"no terminal report on stderr:\n{stderr[-3000:]}"
     return lines[starts[0]:]
+
+
+def celery_env(redis: Redis) -> dict[str, str]:
+    """The environment tasksmod reads: the broker, and a queue of this test's own."""
+    return deploy_env(DEPLOY_REDIS_URL=redis.url, DEPLOY_QUEUE=f"deploy-{uuid.uuid4().hex}")
+
+
+def celery_worker_args(app: str = "tasksmod") -> list[str]:
+    """``-m celery ...``: a gevent-pool worker of *app*, with no cluster chatter."""
+    return ["-m", "celery", "-A", app, "worker", "-P", "gevent", "-c", "4",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"]
+
+
+def enqueue(env: dict[str, str], count: int) -> list[int]:
+    """Send *count* blocking tasks from a client process and wait for them to be done."""
+    proc = subprocess.run([sys.executable, str(APPS / "enqueue.py"), str(count), "30"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pids: list[int] = json.loads(proc.stdout)["pids"]
+    return pids

@@ -3,42 +3,19 @@ worker, and the terminal report reaches the real stderr, not Celery's logger."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 from services import Redis
 
-from .conftest import APPS, audited, deploy_env, findings_at, processes_by_pid, report_lines
+from .conftest import (audited, celery_env, celery_worker_args, enqueue, findings_at,
+                       processes_by_pid, report_lines)
 
 TASKS = 6
-
-
-def celery_env(redis: Redis) -> dict[str, str]:
-    """The environment tasksmod reads: the broker, and a queue of this test's own."""
-    return deploy_env(DEPLOY_REDIS_URL=redis.url, DEPLOY_QUEUE=f"deploy-{uuid.uuid4().hex}")
-
-
-def celery_worker_args(*extra: str) -> list[str]:
-    return ["-m", "celery", "-A", "tasksmod", "worker", "-P", "gevent", "-c", "4",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info", *extra]
-
-
-def enqueue(env: dict[str, str], count: int = TASKS) -> list[int]:
-    """Send *count* blocking tasks from a client process and wait for them to be done."""
-    proc = subprocess.run([sys.executable, str(APPS / "enqueue.py"), str(count), "30"],
-                          env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    pids: list[int] = json.loads(proc.stdout)["pids"]
-    return pids
-
 
 def test_celery_gevent_worker_blocking_task(tmp_path: Path, redis_server: Redis) -> None:
     env = celery_env(redis_server)
     program = audited(tmp_path, "--duration", "5", *celery_worker_args(), env=env)
-    pids = enqueue(env)
+    pids = enqueue(env, count=TASKS)
     run = program.finish(timeout=60)
     assert pids == [program.pid], pids  # -P gevent runs the tasks in the worker process itself
     assert run.returncode == 0, run.stderr[-3000:]  # --duration ends with status 0
