@@ -14,15 +14,15 @@ from typing import NoReturn
 
 from patchkit._run import TargetError, parse_target
 
-from .config import (DEFAULT_THRESHOLD, AuditConfig, ConfigError, RenderConfig,
-                     check_report_path)
+from .config import (DEFAULT_GRACE, DEFAULT_THRESHOLD, STUCK_EXIT_CODE, AuditConfig,
+                     ConfigError, RenderConfig, check_report_path)
 
 PROG = "python -m patchkit.audit"
 
 # Options and how many values each takes; used to find where the target starts.
 _ARITY = {"--threshold": 1, "--json": 1, "--duration": 1, "--include": 1, "--exclude": 1,
           "--html": 1, "--sarif": 1, "--render": 1,
-          "--strict": 0, "--patch": 0, "--quiet": 0, "-q": 0, "-h": 0, "--help": 0}
+          "--grace": 1, "--strict": 0, "--patch": 0, "--no-follow": 0, "--quiet": 0, "-q": 0, "-h": 0, "--help": 0}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="leave these packages out (comma-separated; 'app' = your code)")
     parser.add_argument("--patch", action="store_true",
                         help="call patchkit.patch_all() before running the target")
+    parser.add_argument("--no-follow", action="store_true",
+                        help="do not audit the Python programs it starts (forked children "
+                        "are always audited)")
+    parser.add_argument("--grace", type=_positive, default=DEFAULT_GRACE, metavar="SECONDS",
+                        help="after SIGTERM, SIGINT or --duration, how long the program has "
+                        f"to stop before the report is written and it is ended (default: "
+                        f"{DEFAULT_GRACE:g}; exit status {STUCK_EXIT_CODE})")
     parser.add_argument("--html", metavar="PATH",
                         help="write a self-contained HTML report (timeline, table, profile)")
     parser.add_argument("--sarif", metavar="PATH", help="write a SARIF 2.1.0 log for code scanning")
@@ -133,7 +140,8 @@ def parse(argv: list[str]) -> AuditConfig | RenderConfig:
                        include=tuple(namespace.include), exclude=tuple(namespace.exclude),
                        patch=namespace.patch, quiet=namespace.quiet,
                        html_path=_output(namespace.html, "--html"),
-                       sarif_path=_output(namespace.sarif, "--sarif"), root=os.getcwd())
+                       sarif_path=_output(namespace.sarif, "--sarif"), root=os.getcwd(),
+                       follow=not namespace.no_follow, grace=namespace.grace)
 
 
 def main(argv: list[str] | None = None) -> int:

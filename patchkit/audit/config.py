@@ -18,10 +18,13 @@ from patchkit._run import Target
 from .atomic import check_writable
 
 __all__ = ["DEFAULT_THRESHOLD", "AuditConfig", "RenderConfig", "ConfigError", "check_report_path",
-           "STRICT_EXIT_CODE"]
+           "STRICT_EXIT_CODE", "STUCK_EXIT_CODE", "DEFAULT_GRACE"]
 
 DEFAULT_THRESHOLD = 0.020
 STRICT_EXIT_CODE = 1
+STUCK_EXIT_CODE = 124  # the target did not stop within the grace period (as timeout(1))
+DEFAULT_GRACE = 5.0
+DEFAULT_CHILD_GRACE = 1.0
 
 
 class ConfigError(Exception):
@@ -46,6 +49,11 @@ class AuditConfig:
         html_path: Where to write the HTML report, or None.
         sarif_path: Where to write the SARIF log, or None.
         root: The project root SARIF paths are made relative to (the starting cwd).
+        follow: Audit the Python children the program spawns (forks are always audited).
+        grace: Seconds the program has to stop after SIGTERM, SIGINT or --duration
+            before the report is written and the process ended (``STUCK_EXIT_CODE``).
+        child_grace: Seconds the report waits for child processes still ending.
+        flush_interval: Seconds between each process's flushes of its findings.
     """
 
     target: Target
@@ -60,6 +68,10 @@ class AuditConfig:
     html_path: str | None = None
     sarif_path: str | None = None
     root: str | None = None
+    follow: bool = True
+    grace: float = DEFAULT_GRACE
+    child_grace: float = DEFAULT_CHILD_GRACE
+    flush_interval: float = 2.0
 
 
 @dataclass(frozen=True)

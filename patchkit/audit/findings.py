@@ -46,13 +46,14 @@ class HubBlock:
 
     start_s: float
     duration_s: float
+    pid: int | None = None
 
 
 @dataclass(slots=True)
 class Finding:
     """One problem at one call site, aggregated over every time it was seen.
 
-    The fields are the JSON contract ``patchkit.audit/1``; see ``docs/audit.md``.
+    The fields are the JSON contract ``patchkit.audit/2``; see ``docs/audit.md``.
     """
 
     kind: Kind
@@ -72,6 +73,7 @@ class Finding:
     fix: str | None
     events: list[HubBlock] = field(default_factory=list)
     events_omitted: int = 0
+    pids: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as a JSON-ready dict, keys in contract order."""
@@ -83,9 +85,10 @@ class Finding:
             "stack": [{"file": f.file, "line": f.line, "function": f.function}
                       for f in self.stack],
             "message": self.message, "fix": self.fix,
-            "events": [{"start_s": round(e.start_s, 6), "duration_s": round(e.duration_s, 6)}
-                       for e in self.events],
+            "events": [{"start_s": round(e.start_s, 6), "duration_s": round(e.duration_s, 6),
+                        "pid": e.pid} for e in self.events],
             "events_omitted": self.events_omitted,
+            "pids": list(self.pids),
         }
 
 

@@ -79,18 +79,35 @@ def _header(report: Report) -> str:
             ("duration", _seconds(report.duration_s)),
             ("Python", report.python or "?"), ("gevent", report.gevent or "?"),
             ("patched", ", ".join(report.patched) or "nothing")]
+    for info in report.processes if len(report.processes) > 1 else []:
+        status = (f"exited {info.exit_code}" if info.exit_code is not None else "ended") \
+            if info.ended else "no final report"
+        rows.append((f"pid {info.pid}", f"{info.role}, parent {info.ppid}, {status}, "
+                     f"{_seconds(info.duration_s)}, {info.findings} finding(s): "
+                     + " ".join(info.argv)))
     items = "".join(f"<dt>{_esc(k)}</dt><dd class=mono>{_esc(v)}</dd>" for k, v in rows)
     return (f"<h1>patchkit audit: {_esc(_short_path(report.target))}</h1>"
             f"<dl class=run id=run>{items}</dl>")
 
 
-def _lanes(report: Report) -> list[tuple[str, list[int]]]:
-    lanes: dict[str, list[int]] = {}
+def _lanes(report: Report) -> list[tuple[str, list[tuple[int, int]]]]:
+    """Timeline lanes as (name, [(finding index, event number)]): one per process when
+    several were audited, else one per package."""
+    if len(report.processes) > 1:
+        roles = {p.pid: p.role for p in report.processes}
+        by_pid: dict[int | None, list[tuple[int, int]]] = {p.pid: [] for p in report.processes}
+        for index, finding in enumerate(report.findings):
+            for number, event in enumerate(finding.events):
+                by_pid.setdefault(event.pid, []).append((index, number))
+        return [(f"pid {pid} ({roles.get(pid, '?') if pid is not None else '?'})", items)
+                for pid, items in by_pid.items()]
+    lanes: dict[str, list[tuple[int, int]]] = {}
     for index, finding in enumerate(report.findings):
-        if finding.events:
-            lanes.setdefault(finding.package or "your code", []).append(index)
+        for number in range(len(finding.events)):
+            lanes.setdefault(finding.package or "your code", []).append((index, number))
     return sorted(lanes.items(), key=lambda item: (
-        item[0] != "your code", -sum(report.findings[i].total_s for i in item[1]), item[0]))
+        item[0] != "your code", -sum(report.findings[i].events[n].duration_s
+                                     for i, n in item[1]), item[0]))
 
 
 def _ticks(span: float) -> list[float]:
@@ -105,21 +122,21 @@ def _ticks(span: float) -> list[float]:
 
 def _timeline(report: Report) -> str:
     lanes = _lanes(report)
-    if not lanes:
+    if not any(items for _, items in lanes):
         return "<p class=muted id=timeline>No timed hub blocks in this run.</p>"
     ends = [e.start_s + e.duration_s for f in report.findings for e in f.events]
     span = max([report.duration_s, *ends]) or 1.0
     scale = WIDTH / span
     bars = []
-    for lane, (_, indexes) in enumerate(lanes):
+    for lane, (_, items) in enumerate(lanes):
         y = lane * LANE + 3
-        for index in indexes:
+        for index, number in items:
             finding = report.findings[index]
             cls = _cause(finding)
-            for number, event in enumerate(finding.events):
-                bars.append(f'<rect class="bar {cls}" x="{event.start_s * scale:.3f}" y="{y}" '
-                            f'width="{max(event.duration_s * scale, 0.6):.3f}" '
-                            f'height="{LANE - 6}" data-f="{index}" data-e="{number}"/>')
+            event = finding.events[number]
+            bars.append(f'<rect class="bar {cls}" x="{event.start_s * scale:.3f}" y="{y}" '
+                        f'width="{max(event.duration_s * scale, 0.6):.3f}" '
+                        f'height="{LANE - 6}" data-f="{index}" data-e="{number}"/>')
     height = len(lanes) * LANE
     grid = "".join(f'<line x1="{t * scale:.3f}" x2="{t * scale:.3f}" y1="0" y2="{height}" '
                    f'stroke="#e3e6ec" vector-effect="non-scaling-stroke"/>'

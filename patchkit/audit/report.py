@@ -1,4 +1,4 @@
-"""The audit report: one model, rendered as JSON (``patchkit.audit/1``) and for a terminal.
+"""The audit report: one model, rendered as JSON (``patchkit.audit/2``) and for a terminal.
 
 The JSON file is written atomically (a temporary file in the same folder, then
 ``os.replace``), so a reader never sees half a report. The terminal view groups
@@ -20,10 +20,12 @@ from rich.text import Text
 
 from .atomic import write_json_report
 from .findings import Finding
+from .processes import ProcessInfo
 
-__all__ = ["SCHEMA", "Report", "write_json", "render_terminal", "make_console"]
+__all__ = ["SCHEMA", "SCHEMAS", "Report", "write_json", "render_terminal", "make_console"]
 
-SCHEMA = "patchkit.audit/1"
+SCHEMA = "patchkit.audit/2"
+SCHEMAS = ("patchkit.audit/1", SCHEMA)  # what --render reads; /1 has no processes
 
 
 def _gevent_version() -> str | None:
@@ -48,6 +50,8 @@ class Report:
     stopped_by: str | None = None
     python: str | None = field(default_factory=platform.python_version)
     gevent: str | None = field(default_factory=_gevent_version)
+    processes: list[ProcessInfo] = field(default_factory=list)
+    started_at: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data, keys in contract order."""
@@ -55,7 +59,9 @@ class Report:
                 "exit_code": self.exit_code, "duration_s": round(self.duration_s, 6),
                 "patched": list(self.patched),
                 "findings": [f.to_dict() for f in self.findings],
-                "stopped_by": self.stopped_by, "python": self.python, "gevent": self.gevent}
+                "stopped_by": self.stopped_by, "python": self.python, "gevent": self.gevent,
+                "started_at": self.started_at,
+                "processes": [p.to_dict() for p in self.processes]}
 
 
 def write_json(report: Report, path: str, stdout: IO[str] | None = None) -> None:
@@ -101,11 +107,13 @@ def _wrapped(label: str, label_style: str, text: str, width: int) -> list[Text]:
     return out
 
 
-def _finding_lines(finding: Finding, width: int) -> list[Text]:
+def _finding_lines(finding: Finding, width: int, multi: bool = False) -> list[Text]:
     where = f"{_short_path(finding.file)}:{finding.line}" if finding.line else \
         _short_path(finding.file)
     head = Text("  ")
-    head.append(f"{finding.kind:<16}",
+    if finding.file is None:
+        where = ""
+    head.append(f"{finding.kind:<16} " if len(finding.kind) >= 16 else f"{finding.kind:<16}",
                 style="bold red" if finding.kind == "blocking" else "bold yellow")
     head.append(where, style="cyan")
     if finding.function and finding.function != "<module>":
@@ -118,6 +126,9 @@ def _finding_lines(finding: Finding, width: int) -> list[Text]:
         head.append("  " + stats, style="magenta")
     else:
         lines.append(Text("    " + stats, style="magenta"))
+    if len(finding.pids) > 1 or (finding.pids and multi):
+        lines.append(Text("    in pid " + ", ".join(str(p) for p in finding.pids[:8])
+                          + (" ..." if len(finding.pids) > 8 else ""), style="dim"))
     callee = f"{finding.callee}: " if finding.callee else ""
     lines += _wrapped(callee, "bold", finding.message, width)
     if finding.fix:
@@ -143,6 +154,8 @@ def render_terminal(report: Report, console: Console) -> None:
         f"{report.exit_code}{stopped} after {report.duration_s:.2f} s"))
     console.print(f"{len(report.findings)} finding(s), {_seconds(blocking)} of hub blocking "
                   "above the threshold")
+    if len(report.processes) > 1:
+        _render_processes(report.processes, console)
     if not report.findings:
         console.print(Text("  nothing blocked the hub above the threshold", style="green"))
         return
@@ -151,5 +164,30 @@ def render_terminal(report: Report, console: Console) -> None:
         title = f"{name} - {_seconds(total)}" if total else name
         console.rule(Text(title, style="bold"), align="left", characters="-")
         for finding in items:
-            for line in _finding_lines(finding, console.width):
+            for line in _finding_lines(finding, console.width, len(report.processes) > 1):
                 console.print(line, overflow="fold")
+
+
+def _process_lines(info: ProcessInfo) -> list[str]:
+    import shlex
+
+    if info.ended:
+        status = f"exited {info.exit_code}" if info.exit_code is not None else "ended"
+    else:
+        status = "no final report (still running, or killed): as of its last flush"
+    patched = "patched" if info.patched else "never patched"
+    return [f"  pid {info.pid} ({info.role}, parent {info.ppid}): {status} after "
+            f"{info.duration_s:.2f} s, {patched}, {info.findings} finding(s)",
+            f"    {_clip(shlex.join(info.argv), 150)}"]
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _render_processes(processes: list[ProcessInfo], console: Console) -> None:
+    console.rule(Text(f"{len(processes)} processes", style="bold"), align="left",
+                 characters="-")
+    for info in processes:
+        for line in _process_lines(info):
+            console.print(Text(line), overflow="fold")

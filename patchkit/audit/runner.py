@@ -13,33 +13,27 @@ import importlib.util
 import os
 import signal
 import sys
-import threading
 import time
 import traceback
-from typing import TYPE_CHECKING, Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable
 
 from patchkit._run import Target, die_like_python, run_target
 
-from .config import STRICT_EXIT_CODE, AuditConfig
-from .detectors import Observation
-from .detectors.events import AuditEvents
-from .detectors.gcpauses import GcPauses
-from .detectors.imports import Attribution, KnownImports
-from .detectors.misbehavior import Misbehavior
-from .detectors.sampler import Sampler, original_thread_api
-from .detectors.stale import StaleScan
-from .detectors.switches import SwitchClock
+from .config import STRICT_EXIT_CODE, STUCK_EXIT_CODE, AuditConfig
+from .detectors.sampler import original_thread_api
+from .follow import FOLLOW_ENV, FollowSettings, ProcessAudit
 from .guard import auditor_work
-from .patching import PatchWatch
+from .session import Session
 
 if TYPE_CHECKING:
-    from .findings import Finding
     from .report import Report
 
 # findings, advice and report (with rich) are imported only once the target ended:
 # the audited process starts faster and its heap, which every full GC walks, stays small.
 
 __all__ = ["Auditor", "Stopper", "run"]
+
+Auditor = Session  # the name the pytest plugin imports
 
 
 _AUDIT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -49,6 +43,22 @@ _RESEND_DELAY = 0.002  # seconds before a signal that hit the auditor's own code
 class _Stop(SystemExit):
     """Raised in the target by SIGTERM or --duration; a SystemExit so gevent passes it
     from the hub to the main greenlet and the target's ``finally`` blocks run."""
+
+
+_PATCHING_FILES = (os.path.join(os.path.dirname(_AUDIT_DIR.rstrip(os.sep)), "_core.py"),
+                   os.sep + os.path.join("gevent", "monkey") + os.sep)
+
+
+def _patching(frame: Any) -> bool:
+    """Whether *frame* is inside patching: a stop raised there would leave a process
+    half patched (gevent's thread patch cannot be rolled back from every point)."""
+    depth = 0
+    while frame is not None and depth < 100:
+        name = frame.f_code.co_filename
+        if name == _PATCHING_FILES[0] or _PATCHING_FILES[1] in name:
+            return True
+        frame, depth = frame.f_back, depth + 1
+    return False
 
 
 class Stopper:
@@ -67,6 +77,7 @@ class Stopper:
         self._previous: Any = None
         self._previous_int: Any = None
         self._lock: Any = None
+        self.on_request: Callable[[], None] = lambda: None
 
     def arm(self) -> None:
         """Install the SIGTERM (and default SIGINT) handlers and start the --duration timer.
@@ -100,7 +111,8 @@ class Stopper:
         # would break the target's switch or call (or be ignored); let the signal land
         # again shortly, from a native thread: re-sent from here, it would be handled at
         # once, inside this handler, deferred again, and so on until a RecursionError.
-        if frame is not None and frame.f_code.co_filename.startswith(_AUDIT_DIR):
+        if frame is not None and (frame.f_code.co_filename.startswith(_AUDIT_DIR)
+                                  or _patching(frame)):
             start_thread, _, _ = original_thread_api()
             start_thread(self._resend, (signum,))
             return True
@@ -114,6 +126,7 @@ class Stopper:
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if not self._deferred(signum, frame):
+            self.on_request()
             raise KeyboardInterrupt
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
@@ -121,6 +134,7 @@ class Stopper:
             return
         if self.reason is None:
             self.reason = "SIGTERM"
+        self.on_request()
         raise _Stop(0 if self.reason == "--duration" else 128 + signal.SIGTERM)
 
     def _timer(self) -> None:
@@ -130,125 +144,10 @@ class Stopper:
         if lock is None or lock.acquire(True, self.duration):
             return
         self.reason = "--duration"
+        self.on_request()
         # A real signal (not interrupt_main) also interrupts a blocking call in C.
         ours = signal.getsignal(signal.SIGTERM) == self._on_sigterm
         signal.pthread_kill(self.hub_ident, signal.SIGTERM if ours else signal.SIGINT)
-
-
-class Auditor:
-    """All detectors for one run, started and stopped together on the hub's thread."""
-
-    def __init__(self, config: AuditConfig) -> None:
-        _, _, get_ident = original_thread_api()
-        self.config = config
-        self.hub_ident = get_ident()
-        self.extra_idents: Callable[[], set[int]] = set
-        threshold = config.threshold
-        self.watch = PatchWatch(self._on_patch)
-        self.clock = SwitchClock(threshold)
-        self.sampler = Sampler(self.hub_ident, self.clock.stretch_start,
-                               period=min(max(threshold / 2, 0.002), 0.05), min_age=threshold / 2,
-                               originals=lambda: self.watch.original_ids,
-                               blocks=self.clock.blocks, hub_native_id=threading.get_native_id())
-        self.events = AuditEvents(self.hub_ident, get_ident, lambda: self.watch.patched,
-                                  self.clock.stretch_start)
-        self.stale = StaleScan(self.watch.label, lambda: self.watch.original_ids)
-        self.misbehavior = Misbehavior(self._own_idents)
-        self.gc = GcPauses()
-        self.known = KnownImports()
-        self.started = time.perf_counter()
-
-    def _own_idents(self) -> set[int]:
-        own = {self.hub_ident, self.sampler.ident, *self.extra_idents()}
-        return {ident for ident in own if ident is not None}
-
-    def start(self) -> None:
-        """Start every detector; call on the thread that will run the target."""
-        self.started = time.perf_counter()
-        self.watch.start()
-        self.clock.start()
-        self.sampler.start()
-        self.events.start()
-        self.misbehavior.start()
-        self.gc.start()
-        self.known.start()
-
-    def _on_patch(self) -> None:
-        with auditor_work():
-            self.stale.scan()
-            self.misbehavior.on_patch()
-
-    def stop(self, final_scan: bool = True) -> None:
-        """Stop every detector (idempotent) and take the exit-time stale scan.
-
-        Args:
-            final_scan: Scan for stale references once more (the pytest plugin, which
-                reports no stale references, skips it).
-        """
-        with auditor_work():
-            self.clock.stop()
-            self.sampler.stop()
-            self.events.stop()
-            self.misbehavior.stop()
-            self.gc.stop()
-            self.known.stop()
-            if final_scan:
-                self.watch.refresh()
-                self.stale.scan()
-            self.watch.stop()
-
-    def findings(self, target_file: str | None) -> list[Finding]:
-        """Everything observed, as aggregated findings filtered by --include/--exclude."""
-        from . import advice
-        from .findings import aggregate
-
-        with auditor_work():
-            attribution = Attribution()
-            observations = self._observations(attribution, target_file)
-            context = advice.Context(
-                stale={(r.module, r.name): r.original for r in self.stale.found.values()},
-                patchers=_patcher_names(), imported=self.known.names())
-            findings = aggregate(observations, attribution, context, origin=self.started)
-            return [f for f in findings if _wanted(f, self.config)]
-
-    def blocks_without_gc(self, since: int = 0) -> list[Any]:
-        """The timed blocks from *since* on, less those that were mostly garbage collection."""
-        threshold = self.config.threshold
-        return [b for b in self.clock.blocks[since:]
-                if b.end - b.start - self.gc.within(b.start, b.end) > threshold]
-
-    def _observations(self, attribution: Attribution, target_file: str | None) -> list[Observation]:
-        from . import collect
-        from .findings import blocks_to_observations, callback_observations, merge_events
-
-        timed = blocks_to_observations(self.blocks_without_gc(), self.sampler.samples,
-                                       self.config.threshold, attribution,
-                                       self.watch.original_ids, self.sampler.delays)
-        timed += callback_observations(self.sampler.hub_callbacks, self.config.threshold)
-        observations = merge_events(timed, self.events.observations, attribution)
-        refs = list(self.stale.found.values())
-        observations += collect.stale_observations(refs)
-        observations += collect.late_patch_observations(self.events.imports, refs, attribution)
-        observations += self.misbehavior.observations
-        if not self.watch.patched:
-            observations.append(collect.unpatched_observation(target_file))
-        return observations
-
-
-def _patcher_names() -> frozenset[str]:
-    try:
-        import patchkit
-
-        return frozenset(spec.name for spec in patchkit.registry().ordered())
-    except Exception:
-        return frozenset()
-
-
-def _wanted(finding: Finding, config: AuditConfig) -> bool:
-    package = (finding.package or "app").lower().replace("_", "-")
-    include = {p.lower().replace("_", "-") for p in config.include}
-    exclude = {p.lower().replace("_", "-") for p in config.exclude}
-    return (not include or package in include) and package not in exclude
 
 
 def _target_file(target: Target) -> str | None:
@@ -274,39 +173,133 @@ def _run_observed(config: AuditConfig, stopper: Stopper) -> tuple[int, KeyboardI
         return 128 + signal.SIGINT, exc
 
 
+class _Main:
+    """The main process's end: one report, merged from every process, written once --
+    by the main thread when the target returns, by ``os._exit``, or by the watchdog when
+    the target does not stop within the grace period after it was asked to."""
+
+    def __init__(self, config: AuditConfig, audit: ProcessAudit, stopper: Stopper,
+                 stderr: IO[str]) -> None:
+        self.config = config
+        self.audit = audit
+        self.stopper = stopper
+        self.stderr = stderr
+        _, allocate_lock, _ = original_thread_api()
+        self._lock = allocate_lock()
+        self.report: Report | None = None
+
+    def finish(self, code: int) -> Report:
+        """Build and write the report (the first call does; later calls return it)."""
+        with self._lock:
+            if self.report is None:
+                self.report = self._build(code)
+                _emit(self.report, self.config, self.stderr)
+            return self.report
+
+    def _build(self, code: int) -> Report:
+        session = self.audit.session
+        try:
+            own = self.audit.finish(code)  # first: the imports below are not the program's
+        except Exception:
+            traceback.print_exc(file=self.stderr)
+            own = None
+        from .processes import merge, wait_for
+        from .report import Report
+
+        try:
+            if own is None:
+                raise RuntimeError("no findings from the main process")
+            others = wait_for(self.audit.folder, os.getpid(), self.config.child_grace) \
+                if self.audit.folder else []
+            processes, findings = merge([own, *others], session.started_at, self.config.follow)
+        except Exception:  # a bug of ours must not cost the user the report and exit code
+            traceback.print_exc(file=self.stderr)
+            print("python -m patchkit.audit: internal error while building findings; "
+                  "the report lists none", file=self.stderr)
+            processes, findings = [], []
+        patched = sorted({m for p in processes for m in p.patched}
+                         | set(session.watch.patched_modules()))
+        return Report(self.config.target.display,
+                      [self.config.target.value, *self.config.target.args], code,
+                      time.perf_counter() - session.started, patched, findings,
+                      self.stopper.reason, processes=processes, started_at=session.started_at)
+
+    def watchdog(self) -> None:
+        """Start a native thread that ends the process if it outlives the grace period."""
+        start_thread, _, _ = original_thread_api()
+        start_thread(self._watch, ())
+
+    def _watch(self) -> None:
+        from gevent.monkey import get_original
+
+        get_original("time", "sleep")(self.config.grace)
+        reason = self.stopper.reason or "SIGINT"
+        what = "exit" if self.report is not None else "stop"
+        print(f"python -m patchkit.audit: the program did not {what} within "
+              f"{self.config.grace:g} s of {reason}; ending it (exit status "
+              f"{STUCK_EXIT_CODE})", file=self.stderr)
+        try:
+            if self.report is None:
+                self.stopper.reason = f"{reason}, not stopping"
+                self.finish(STUCK_EXIT_CODE)
+        finally:
+            self.stderr.flush()
+            os._exit(STUCK_EXIT_CODE)
+
+
+def _real_stderr() -> IO[str]:
+    """The descriptor the process started with as stderr, whatever ``sys.stderr`` becomes
+    (Celery routes ``sys.stderr`` through its logger)."""
+    try:
+        return os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+    except OSError:
+        return sys.__stderr__ or sys.stderr
+
+
+def _follow(config: AuditConfig, folder: str) -> None:
+    if config.follow:
+        os.environ[FOLLOW_ENV] = FollowSettings(
+            folder, config.threshold, config.include, config.exclude,
+            config.flush_interval).encode()
+    else:
+        os.environ.pop(FOLLOW_ENV, None)
+
+
 def run(config: AuditConfig) -> int:
-    """Audit one run of ``config.target``; returns the exit status to use.
+    """Audit one run of ``config.target`` and every process it starts; returns the exit
+    status to use.
 
     Ends the process itself (by the same signal) when the target was stopped by
     SIGINT or SIGTERM, after the report is written.
     """
+    import shutil
+    import tempfile
+
     pid = os.getpid()
-    auditor = Auditor(config)
-    stopper = Stopper(config.duration, auditor.hub_ident)
-    auditor.extra_idents = lambda: {stopper.ident} if stopper.ident else set()
+    stderr = _real_stderr()
+    folder = tempfile.mkdtemp(prefix="patchkit-audit-")
+    session = Session(config)
+    stopper = Stopper(config.duration, session.hub_ident)
+    audit = ProcessAudit(session, folder, config.flush_interval, _target_file(config.target))
+    main = _Main(config, audit, stopper, stderr)
+    audit.on_exit = main.finish
+    stopper.on_request = main.watchdog
+    session.extra_idents = lambda: {stopper.ident} if stopper.ident else set()
+    session.fork_listeners.append(lambda _: stopper.disarm())
+    _follow(config, folder)
     stopper.arm()
-    auditor.start()
+    _arm_dump(main)
+    audit.start()
     try:
         code, interrupt = _run_observed(config, stopper)
     finally:
         if os.getpid() == pid:
             stopper.disarm()
-            auditor.stop()
     if os.getpid() != pid:
-        return code  # a forked child finishing the script: its parent reports
-    from .report import Report
-
-    try:
-        findings = auditor.findings(_target_file(config.target))
-    except Exception:  # a bug of ours must not cost the user the report and exit code
-        traceback.print_exc()
-        print("python -m patchkit.audit: internal error while building findings; "
-              "the report lists none", file=sys.stderr)
-        findings = []
-    report = Report(config.target.display, [config.target.value, *config.target.args], code,
-                    time.perf_counter() - auditor.started, auditor.watch.patched_modules(),
-                    findings, stopper.reason)
-    _emit(report, config)
+        audit.finish(code)  # a forked child finishing the script: its part goes home
+        return code
+    report = main.finish(code)
+    shutil.rmtree(folder, ignore_errors=True)
     if interrupt is not None:
         die_like_python(interrupt)
     if stopper.reason == "SIGTERM":
@@ -314,12 +307,54 @@ def run(config: AuditConfig) -> int:
         sys.stderr.flush()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
-    if config.strict and findings and code == 0:
+    if config.strict and report.findings and code == 0:
         return STRICT_EXIT_CODE
     return code
 
 
-def _emit(report: Report, config: AuditConfig) -> None:
+DUMP_SIGNAL = signal.SIGUSR2
+
+
+def _arm_dump(main: _Main) -> None:
+    """SIGUSR2 writes the report so far and every greenlet's stack, and the program goes on."""
+    if signal.getsignal(DUMP_SIGNAL) not in (signal.SIG_DFL, None):
+        return  # the program's own (or its launcher's) handler wins
+
+    def on_dump(signum: int, frame: Any) -> None:
+        start_thread, _, _ = original_thread_api()
+        start_thread(_dump, (main,))
+
+    signal.signal(DUMP_SIGNAL, on_dump)
+
+
+def _dump(main: _Main) -> None:
+    from gevent.util import format_run_info
+
+    from .processes import merge, read_parts
+    from .report import Report, make_console, render_terminal
+
+    audit, session = main.audit, main.audit.session
+    try:
+        with auditor_work():
+            audit.flush(force=True)
+            parts = [audit.part(), *read_parts(audit.folder or "", skip=os.getpid())]
+            processes, findings = merge(parts, session.started_at, main.config.follow)
+            report = Report(main.config.target.display, [main.config.target.value],
+                            -1, time.perf_counter() - session.started,
+                            session.watch.patched_modules(), findings, "SIGUSR2 (still running)",
+                            processes=processes, started_at=session.started_at)
+            if main.config.json_path not in (None, "-"):
+                from .report import write_json
+
+                write_json(report, main.config.json_path)
+            render_terminal(report, make_console(main.stderr))
+            main.stderr.write("\n".join(format_run_info()) + "\n")
+            main.stderr.flush()
+    except Exception as exc:
+        print(f"python -m patchkit.audit: SIGUSR2 dump failed: {exc!r}", file=main.stderr)
+
+
+def _emit(report: Report, config: AuditConfig, stderr: IO[str]) -> None:
     from .report import make_console, render_terminal, write_json
 
     with auditor_work():
@@ -328,15 +363,12 @@ def _emit(report: Report, config: AuditConfig) -> None:
                 write_json(report, config.json_path)
             except OSError as exc:
                 print(f"python -m patchkit.audit: cannot write {config.json_path}: {exc}",
-                      file=sys.stderr)
+                      file=stderr)
         if config.html_path is not None or config.sarif_path is not None:
-            _emit_files(report, config)
+            from .saved import emit_files
+
+            for line in emit_files(report, config.html_path, config.sarif_path, config.root):
+                print(f"python -m patchkit.audit: {line}", file=stderr)
         if not config.quiet:
-            render_terminal(report, make_console())
-
-
-def _emit_files(report: Report, config: AuditConfig) -> None:
-    from .saved import emit_files
-
-    for line in emit_files(report, config.html_path, config.sarif_path, config.root):
-        print(f"python -m patchkit.audit: {line}", file=sys.stderr)
+            render_terminal(report, make_console(stderr))
+        stderr.flush()

@@ -56,6 +56,12 @@ RULES: dict[str, tuple[str, str, str, str, str]] = {
         "NeverPatched", "error", "The program never patched",
         "Nothing the program did was cooperative: every blocking call blocked the hub.",
         "Call patchkit.patch_all() on the program's first line, or run with --patch."),
+    "unaudited-process": (
+        "UnauditedProcess", "warning", "A child process was not audited",
+        "The program started Python processes that sent no report: whatever blocked "
+        "their hubs is not in this log.",
+        "Keep the audit's following on (no --no-follow) and start children with the same "
+        "Python, without -I or -S."),
 }
 
 
@@ -131,7 +137,7 @@ def _result(finding: Finding, report: Report, root: Path, index: dict[str, int])
     result["properties"] = {
         "package": finding.package, "callee": finding.callee, "count": finding.count,
         "total_s": round(finding.total_s, 6), "max_s": round(finding.max_s, 6),
-        "fix": finding.fix}
+        "fix": finding.fix, "pids": list(finding.pids)}
     return result
 
 
@@ -155,7 +161,8 @@ def to_sarif(report: Report, root: str | None = None) -> dict[str, Any]:
                                          *report.argv[1:]]),
                 "properties": {"duration_s": round(report.duration_s, 6),
                                "patched": list(report.patched), "python": report.python,
-                               "gevent": report.gevent, "stopped_by": report.stopped_by}}],
+                               "gevent": report.gevent, "stopped_by": report.stopped_by,
+                               "processes": [p.to_dict() for p in report.processes]}}],
             "results": [_result(f, report, base, index) for f in report.findings],
             "columnKind": "unicodeCodePoints",
         }],

@@ -13,25 +13,36 @@ from typing import Any
 
 from .config import RenderConfig
 from .findings import Finding, HubBlock, StackFrame
-from .report import SCHEMA, Report
+from .processes import ProcessInfo
+from .report import SCHEMA, SCHEMAS, Report
 
-__all__ = ["ReportFormatError", "load_report", "report_from_dict", "emit_files",
-           "render_saved"]
+__all__ = ["ReportFormatError", "load_report", "report_from_dict", "finding_from_dict",
+           "emit_files", "render_saved", "merge_reports"]
 
 _FINDING_FIELDS = ("kind", "file", "line", "function", "package", "callee", "count",
                    "total_s", "max_s", "module", "name", "original", "message", "fix")
 
 
 class ReportFormatError(ValueError):
-    """The file is not a ``patchkit.audit/1`` report; the message says why."""
+    """The file is not a ``patchkit.audit`` report; the message says why."""
 
 
-def _finding(data: dict[str, Any]) -> Finding:
+def finding_from_dict(data: dict[str, Any]) -> Finding:
+    """A Finding from its ``to_dict`` form (``pids`` and event pids may be missing: /1)."""
     fields = {name: data[name] for name in _FINDING_FIELDS}
     stack = [StackFrame(f["file"], f["line"], f["function"]) for f in data["stack"]]
-    events = [HubBlock(e["start_s"], e["duration_s"]) for e in data.get("events", [])]
+    events = [HubBlock(e["start_s"], e["duration_s"], e.get("pid"))
+              for e in data.get("events", [])]
     return Finding(**fields, stack=stack, events=events,
-                   events_omitted=data.get("events_omitted", 0))
+                   events_omitted=data.get("events_omitted", 0),
+                   pids=list(data.get("pids", [])))
+
+
+def _process(data: dict[str, Any]) -> ProcessInfo:
+    return ProcessInfo(data["pid"], data["ppid"], data["role"], list(data["argv"]), 0.0,
+                       data["duration_s"], data.get("exit_code"), data.get("ended", True),
+                       list(data.get("patched", [])), data.get("findings", 0),
+                       data.get("started_s", 0.0))
 
 
 def report_from_dict(data: dict[str, Any]) -> Report:
@@ -40,13 +51,15 @@ def report_from_dict(data: dict[str, Any]) -> Report:
     Raises:
         ReportFormatError: wrong schema or a missing required field.
     """
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+    if not isinstance(data, dict) or data.get("schema") not in SCHEMAS:
         raise ReportFormatError(f"not a {SCHEMA} report")
     try:
         return Report(data["target"], list(data["argv"]), data["exit_code"],
                       data["duration_s"], list(data["patched"]),
-                      [_finding(f) for f in data["findings"]], data.get("stopped_by"),
-                      python=data.get("python"), gevent=data.get("gevent"))
+                      [finding_from_dict(f) for f in data["findings"]], data.get("stopped_by"),
+                      python=data.get("python"), gevent=data.get("gevent"),
+                      processes=[_process(p) for p in data.get("processes", [])],
+                      started_at=data.get("started_at"))
     except (KeyError, TypeError) as exc:
         raise ReportFormatError(f"malformed {SCHEMA} report ({exc!r})") from None
 

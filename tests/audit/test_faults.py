@@ -101,7 +101,7 @@ def test_json_to_stdout(tmp_path):
     proc = subprocess.run(audit_command("--json", "-", "--quiet", "cpu_hog.py"), cwd=TARGETS,
                           capture_output=True, text=True, timeout=60)
     report = json.loads(proc.stdout)
-    assert report["schema"] == "patchkit.audit/1" and proc.stderr == ""
+    assert report["schema"] == "patchkit.audit/2" and proc.stderr == ""
 
 
 def _wait_ready(proc: subprocess.Popen[str]) -> None:

@@ -44,9 +44,10 @@ def _report() -> Report:
 def test_json_contract_keys_and_order():
     data = _report().to_dict()
     assert list(data) == ["schema", "target", "argv", "exit_code", "duration_s", "patched",
-                          "findings", "stopped_by", "python", "gevent"]  # later fields: added
-    assert data["schema"] == "patchkit.audit/1"
-    assert [list(f) for f in data["findings"]] == [KEYS + ["events", "events_omitted"]] * 2
+                          "findings", "stopped_by", "python", "gevent", "started_at",
+                          "processes"]  # later fields: added
+    assert data["schema"] == "patchkit.audit/2"
+    assert [list(f) for f in data["findings"]] == [KEYS + ["events", "events_omitted", "pids"]] * 2
     assert data["findings"][0]["stack"] == [{"file": "/app/svc/jobs.py", "line": 12,
                                              "function": "retry"}]
     json.dumps(data)

@@ -76,7 +76,7 @@ def test_audit_case(name: str, request: pytest.FixtureRequest, run_cmd, tmp_path
     for variable, value in _service_env(request, expected.get("services", [])).items():
         monkeypatch.setenv(variable, value)  # run_cmd passes the environment on
     proc, report = run_case(run_cmd, name, tmp_path / "report.json")
-    assert report["schema"] == "patchkit.audit/1"
+    assert report["schema"] == "patchkit.audit/2"
     findings = report["findings"]
     seen = f"findings:\n{_describe(findings)}\nstderr:\n{proc.stderr[-3000:]}"
     assert report["exit_code"] == expected.get("exit_code", 0), seen

@@ -72,7 +72,7 @@ def test_render_needs_a_report_and_no_target(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": "other"}')
     proc = run_audit("--render", str(bad), "--sarif", "x.sarif", cwd=tmp_path)
-    assert proc.returncode == 2 and "not a patchkit.audit/1 report" in proc.stderr
+    assert proc.returncode == 2 and "not a patchkit.audit/2 report" in proc.stderr
     proc = run_audit("--render", str(bad), "--sarif", "x.sarif", "app.py", cwd=tmp_path)
     assert proc.returncode == 2 and "drop the target" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json"]

@@ -15,7 +15,8 @@ from ..frames import Callee, FrameInfo, Stack
 
 __all__ = ["Kind", "Observation"]
 
-Kind = Literal["blocking", "stale-reference", "late-patch", "misbehavior", "unpatched"]
+Kind = Literal["blocking", "stale-reference", "late-patch", "misbehavior", "unpatched",
+               "unaudited-process"]
 
 
 @dataclass(slots=True)

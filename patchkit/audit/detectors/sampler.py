@@ -140,6 +140,12 @@ class Sampler:
         if self.run_delay is not None:
             self.run_delay.close()
 
+    def abandon(self) -> None:
+        """In a forked child: forget the thread, which the fork did not copy; never waits."""
+        self._stop_lock = None
+        if self.run_delay is not None:
+            self.run_delay.close()
+
     def _run(self) -> None:
         import threading
 

@@ -1,0 +1,247 @@
+"""One process's share of a multi-process audit, and following the processes it starts.
+
+:class:`ProcessAudit` drives one process's :class:`~patchkit.audit.session.Session`:
+it writes the process's part to the audit's folder when it starts, every
+``flush_interval`` seconds when something new was seen, and when it ends (returning,
+``os._exit``, interpreter exit); in a forked child it starts over with the child's pid.
+It also notes the Python children the process starts, so one that never reports is said.
+
+Spawned Python children are followed the way coverage.py measures subprocesses: the
+audit puts its settings in ``PATCHKIT_AUDIT_FOLLOW``, and a ``.pth`` start-up hook that
+the package installs calls :func:`startup` in every new interpreter, which audits that
+process when the variable is set (and costs one environment lookup when it is not).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from .detectors.sampler import original_thread_api
+from .guard import auditor_work
+from .processes import Part, ProcessInfo, is_python, write_part
+from .session import Session, command_line
+
+__all__ = ["FOLLOW_ENV", "FollowSettings", "ProcessAudit", "startup", "DEFAULT_FLUSH"]
+
+FOLLOW_ENV = "PATCHKIT_AUDIT_FOLLOW"
+DEFAULT_FLUSH = 2.0  # seconds between flushes: what a SIGKILLed process can lose at most
+
+
+@dataclass(frozen=True)
+class FollowSettings:
+    """What a followed child needs to audit itself and send its part home."""
+
+    folder: str
+    threshold: float
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    flush_interval: float = DEFAULT_FLUSH
+
+    def encode(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def decode(cls, text: str) -> FollowSettings | None:
+        """The settings in *text*, or None when it is empty or not ours."""
+        try:
+            data = json.loads(text)
+            return cls(str(data["folder"]), float(data["threshold"]),
+                       tuple(data.get("include", ())), tuple(data.get("exclude", ())),
+                       float(data.get("flush_interval", DEFAULT_FLUSH)))
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+_AUDITS: list[ProcessAudit] = []
+_HOOKED = False
+
+
+def _on_audit_event(event: str, args: tuple[Any, ...]) -> None:
+    if event not in ("subprocess.Popen", "os.posix_spawn", "os.exec") or not _AUDITS:
+        return
+    try:
+        argv = args[1]
+        if isinstance(argv, (str, bytes)):
+            argv = [argv]
+        argv = [os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in argv]
+        if event == "subprocess.Popen" and args[0] is not None:
+            argv[:1] = [os.fsdecode(args[0])]
+        if is_python(argv):
+            for audit in _AUDITS:
+                if audit.pid == os.getpid():
+                    audit.spawned.append(argv)
+    except Exception:  # an audit hook's error would surface in the program's own call
+        pass
+
+
+class ProcessAudit:
+    """One process's session, its part in *folder*, and its periodic flushes.
+
+    Args:
+        session: The process's detection session (not started yet).
+        folder: Where every process of the audit writes its part, or None (no parts).
+        flush_interval: Seconds between flushes.
+        target_file: The program's file, for the "never patched" finding.
+        on_exit: Called with the status when the process calls ``os._exit``; by default
+            the final part is written.
+    """
+
+    def __init__(self, session: Session, folder: str | None,
+                 flush_interval: float = DEFAULT_FLUSH, target_file: str | None = None,
+                 on_exit: Callable[[int], None] | None = None) -> None:
+        self.session = session
+        self.folder = folder
+        self.flush_interval = flush_interval
+        self.target_file = target_file
+        self.on_exit = on_exit
+        self.pid = os.getpid()
+        self.spawned: list[list[str]] = []
+        self.flusher_ident: int | None = None
+        self.finished = False
+        self._stop_lock: Any = None
+        self._flushed: tuple[int, ...] | None = None
+        self._real_exit: Callable[[int], Any] | None = None
+
+    def start(self) -> None:
+        """Start the session, the flusher and the exit hooks; write the first part."""
+        global _HOOKED
+        previous = self.session.extra_idents
+        self.session.extra_idents = lambda: {*previous(), *(
+            {self.flusher_ident} if self.flusher_ident is not None else set())}
+        self.session.fork_listeners.append(self._forked)
+        self.session.start()
+        _AUDITS.append(self)
+        if not _HOOKED:
+            sys.addaudithook(_on_audit_event)
+            _HOOKED = True
+        self._wrap_exit()
+        if self.folder is not None:
+            # Imported here, on the program's thread before it runs: imported by the flusher
+            # thread while the program patches, importlib's module locks could become
+            # gevent locks held across threads (a deadlock seen with plain gevent too).
+            import tomllib  # noqa: F401  (the knowledge base's reader)
+
+            from . import advice, collect, findings  # noqa: F401
+        self._start_flusher()
+        self.flush(force=True)
+
+    def part(self, exit_code: int | None = None, ended: bool = False,
+             findings: bool = True) -> Part:
+        """This process's part: who it is and (unless *findings* is false) its findings so far."""
+        session = self.session
+        found = session.findings(self.target_file) if findings else []
+        info = ProcessInfo(os.getpid(), os.getppid(), session.role, command_line(),
+                           session.started_at, time.perf_counter() - session.started,
+                           exit_code, ended, session.watch.patched_modules()
+                           if session.watch.patched else [], len(found))
+        return Part(info, found, list(self.spawned))
+
+    def flush(self, force: bool = False) -> None:
+        """Write the part if anything new was seen since the last flush."""
+        if self.folder is None or self.finished:
+            return
+        activity = self.session.activity()
+        if not force and activity == self._flushed:
+            return
+        try:
+            with auditor_work():
+                # The first part says only who this process is: building findings imports
+                # the report machinery, which the program's start should not pay for.
+                write_part(self.folder, self.part(findings=self._flushed is not None))
+            self._flushed = activity
+        except Exception:  # a full disk or a vanished folder must not break the program
+            pass
+
+    def finish(self, exit_code: int | None) -> Part:
+        """Stop everything and write the final part (idempotent: the first call wins)."""
+        if self._stop_lock is not None:
+            self._stop_lock.release()
+            self._stop_lock = None
+        self._unwrap_exit()
+        if self in _AUDITS:
+            _AUDITS.remove(self)
+        if self.session.running:
+            self.session.stop()
+        part = self.part(exit_code, ended=True)
+        if self.folder is not None and not self.finished:
+            try:
+                write_part(self.folder, part)
+            except OSError:
+                pass
+        self.finished = True
+        return part
+
+    def _start_flusher(self) -> None:
+        if self.folder is None:
+            return
+        start_thread, allocate_lock, get_ident = original_thread_api()
+        lock = allocate_lock()
+        lock.acquire()
+        self._stop_lock = lock
+
+        def run() -> None:
+            self.flusher_ident = get_ident()
+            while not lock.acquire(True, self.flush_interval):
+                self.flush()
+
+        start_thread(run, ())
+
+    def _wrap_exit(self) -> None:
+        real = os._exit
+
+        def _exit(status: int) -> Any:
+            if self.pid == os.getpid() and not self.finished:
+                try:
+                    if self.on_exit is not None:
+                        self.on_exit(status)
+                    else:
+                        self.finish(status)
+                except BaseException:
+                    pass
+            return real(status)
+
+        self._real_exit = real
+        os._exit = _exit
+
+    def _unwrap_exit(self) -> None:
+        if self._real_exit is not None and self.pid == os.getpid():
+            os._exit = self._real_exit
+            self._real_exit = None
+
+    def _forked(self, session: Session) -> None:
+        # In the child: a new pid, no flusher thread, no children of its own yet.
+        self.pid = os.getpid()
+        self.spawned = []
+        self.flusher_ident = None
+        self._stop_lock = None
+        self._flushed = None
+        self.on_exit = None
+        self.target_file = None
+        if self not in _AUDITS:
+            _AUDITS.append(self)
+        self._start_flusher()
+        self.flush(force=True)
+
+
+def startup() -> None:
+    """The start-up hook's entry: audit this interpreter if the audit's variable says so.
+
+    Never raises: a child must start whether or not it can be audited.
+    """
+    settings = FollowSettings.decode(os.environ.get(FOLLOW_ENV, ""))
+    if settings is None or _AUDITS or not os.path.isdir(settings.folder):
+        return
+    try:
+        session = Session(settings)
+        session.role = "spawn"
+        audit = ProcessAudit(session, settings.folder, settings.flush_interval)
+        audit.start()
+        atexit.register(audit.finish, None)
+    except Exception:
+        pass

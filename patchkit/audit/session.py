@@ -1,0 +1,242 @@
+"""One audit session per process: the detectors' lifecycle, and the findings so far.
+
+Every front door drives a :class:`Session`: ``python -m patchkit.audit`` (the runner),
+``pytest --patchkit``, the in-process API (``patchkit.audit.start()``) and the start-up
+hook of a followed child process. The session starts and stops the detectors together on
+the hub's thread, restarts them in a forked child (a fork keeps only the forking thread:
+the sampler's thread is gone, and what the parent saw is not the child's), and turns
+what they recorded into findings, at the end or at any moment for a periodic flush.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+from .detectors import Observation
+from .detectors.events import AuditEvents
+from .detectors.gcpauses import GcPauses
+from .detectors.imports import Attribution, KnownImports
+from .detectors.misbehavior import Misbehavior
+from .detectors.sampler import Sampler, original_thread_api
+from .detectors.stale import StaleScan
+from .detectors.switches import SwitchClock
+from .guard import auditor_work
+from .patching import PatchWatch
+
+if TYPE_CHECKING:
+    from .findings import Finding
+
+__all__ = ["Settings", "Session", "live_sessions"]
+
+
+class Settings(Protocol):
+    """What detection needs from a front door's configuration (``AuditConfig`` has it)."""
+
+    @property
+    def threshold(self) -> float: ...
+
+    @property
+    def include(self) -> tuple[str, ...]: ...
+
+    @property
+    def exclude(self) -> tuple[str, ...]: ...
+
+
+_SESSIONS: weakref.WeakSet[Session] = weakref.WeakSet()
+_FORK_HOOKED = False
+
+
+def live_sessions() -> list[Session]:
+    """The sessions started and not stopped in this process."""
+    return [s for s in list(_SESSIONS) if s.running]
+
+
+def _after_fork_in_child() -> None:
+    for session in live_sessions():
+        try:
+            session.restart_after_fork()
+        except Exception:  # never break the program's fork for the auditor's sake
+            session.running = False
+
+
+class Session:
+    """All detectors of one process, started and stopped together on the hub's thread.
+
+    Args:
+        settings: Threshold and package filters.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.config = settings
+        self.pid = os.getpid()
+        self.role = "main"
+        self.running = False
+        self.extra_idents: Callable[[], set[int]] = set
+        self.fork_listeners: list[Callable[[Session], None]] = []
+        self.started = time.perf_counter()
+        self.started_at = time.time()
+        self._build()
+
+    def _build(self) -> None:
+        _, _, get_ident = original_thread_api()
+        self.hub_ident = get_ident()
+        threshold = self.config.threshold
+        self.watch = PatchWatch(self._on_patch)
+        self.clock = SwitchClock(threshold)
+        self.sampler = Sampler(self.hub_ident, self.clock.stretch_start,
+                               period=min(max(threshold / 2, 0.002), 0.05), min_age=threshold / 2,
+                               originals=lambda: self.watch.original_ids,
+                               blocks=self.clock.blocks, hub_native_id=threading.get_native_id())
+        self.events = AuditEvents(self.hub_ident, get_ident, lambda: self.watch.patched,
+                                  self.clock.stretch_start)
+        self.stale = StaleScan(self.watch.label, lambda: self.watch.original_ids)
+        self.misbehavior = Misbehavior(self._own_idents)
+        self.gc = GcPauses()
+        self.known = KnownImports()
+
+    def _own_idents(self) -> set[int]:
+        own = {self.hub_ident, self.sampler.ident, *self.extra_idents()}
+        return {ident for ident in own if ident is not None}
+
+    def start(self) -> None:
+        """Start every detector; call on the thread that will run the target."""
+        global _FORK_HOOKED
+        self.started = time.perf_counter()
+        self.started_at = time.time()
+        self.running = True
+        _SESSIONS.add(self)
+        if not _FORK_HOOKED:
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _FORK_HOOKED = True
+        self.watch.start()
+        self.clock.start()
+        self.sampler.start()
+        self.events.start()
+        self.misbehavior.start()
+        self.gc.start()
+        self.known.start()
+
+    def _on_patch(self) -> None:
+        with auditor_work():
+            self.stale.scan()
+            self.misbehavior.on_patch()
+
+    def stop(self, final_scan: bool = True) -> None:
+        """Stop every detector (idempotent) and take the exit-time stale scan.
+
+        Args:
+            final_scan: Scan for stale references once more (the pytest plugin, which
+                reports no stale references, skips it).
+        """
+        with auditor_work():
+            self.running = False
+            self.clock.stop()
+            self.sampler.stop()
+            self.events.stop()
+            self.misbehavior.stop()
+            self.gc.stop()
+            self.known.stop()
+            if final_scan:
+                self.watch.refresh()
+                self.stale.scan()
+            self.watch.stop()
+
+    def restart_after_fork(self) -> None:
+        """In a forked child: drop the parent's records and start every detector afresh.
+
+        The parent's sampler thread did not survive the fork; its locks are left as the
+        fork found them (waiting on them would hang), so it is abandoned, not stopped.
+        """
+        with auditor_work():
+            self.sampler.abandon()
+            self.clock.stop()
+            self.events.stop()
+            self.misbehavior.stop()
+            self.gc.stop()
+            self.known.stop()
+            self.watch.stop()
+        self.pid = os.getpid()
+        self.role = "fork"
+        self._build()
+        self.start()
+        for listener in list(self.fork_listeners):
+            listener(self)
+
+    def findings(self, target_file: str | None) -> list[Finding]:
+        """Everything observed so far, as aggregated findings filtered by include/exclude.
+
+        Safe to call while the detectors run (a periodic flush): it reads copies.
+        """
+        from . import advice
+        from .findings import aggregate
+
+        with auditor_work():
+            attribution = Attribution()
+            observations = self._observations(attribution, target_file)
+            context = advice.Context(
+                stale={(r.module, r.name): r.original for r in list(self.stale.found.values())},
+                patchers=_patcher_names(), imported=self.known.names())
+            findings = aggregate(observations, attribution, context, origin=self.started)
+            return [f for f in findings if wanted(f, self.config)]
+
+    def blocks_without_gc(self, since: int = 0) -> list[Any]:
+        """The timed blocks from *since* on, less those that were mostly garbage collection."""
+        threshold = self.config.threshold
+        return [b for b in self.clock.blocks[since:]
+                if b.end - b.start - self.gc.within(b.start, b.end) > threshold]
+
+    def activity(self) -> tuple[int, ...]:
+        """A cheap fingerprint of what was recorded: it changes when findings may have."""
+        return (len(self.clock.blocks), len(self.events.observations),
+                len(self.sampler.hub_callbacks), len(self.stale.found),
+                len(self.misbehavior.observations), len(self.events.imports),
+                int(self.watch.patched))
+
+    def _observations(self, attribution: Attribution, target_file: str | None) -> list[Observation]:
+        from . import collect
+        from .findings import blocks_to_observations, callback_observations, merge_events
+
+        timed = blocks_to_observations(self.blocks_without_gc(), dict(self.sampler.samples),
+                                       self.config.threshold, attribution,
+                                       self.watch.original_ids, dict(self.sampler.delays))
+        timed += callback_observations(list(self.sampler.hub_callbacks), self.config.threshold)
+        observations = merge_events(timed, list(self.events.observations), attribution)
+        refs = list(self.stale.found.values())
+        observations += collect.stale_observations(refs)
+        observations += collect.late_patch_observations(list(self.events.imports), refs,
+                                                        attribution)
+        observations += list(self.misbehavior.observations)
+        if not self.watch.patched:
+            observations.append(collect.unpatched_observation(target_file))
+        return observations
+
+
+def _patcher_names() -> frozenset[str]:
+    try:
+        import patchkit
+
+        return frozenset(spec.name for spec in patchkit.registry().ordered())
+    except Exception:
+        return frozenset()
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("_", "-")
+
+
+def wanted(finding: Finding, settings: Settings) -> bool:
+    """Whether *finding* passes the include/exclude package filters."""
+    package = _normal(finding.package or "app")
+    include = {_normal(p) for p in settings.include}
+    exclude = {_normal(p) for p in settings.exclude}
+    return (not include or package in include) and package not in exclude
+
+
+def command_line() -> list[str]:
+    """This process's full command line, as it was started."""
+    return list(getattr(sys, "orig_argv", sys.argv))
