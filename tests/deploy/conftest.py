@@ -134,6 +134,13 @@ def processes_by_pid(report: dict[str, Any]) -> dict[int, dict[str, Any]]:
     return {entry["pid"]: entry for entry in report["processes"]}
 
 
+def check_process_counts(report: dict[str, Any]) -> None:
+    """Each process's ``findings`` is the number of findings that carry its pid."""
+    for entry in report["processes"]:
+        carried = [f for f in report["findings"] if entry["pid"] in f["pids"]]
+        assert entry["findings"] == len(carried), (entry, report["findings"])
+
+
 def findings_at(report: dict[str, Any], file_name: str, function: str,
                 kind: str = "blocking") -> list[dict[str, Any]]:
     """Findings of *kind* whose line is in *file_name* (a base name) in *function*."""

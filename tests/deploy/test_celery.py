@@ -22,6 +22,9 @@ def test_celery_gevent_worker_blocking_task(tmp_path: Path, redis_server: Redis)
     report = run.report
     assert report is not None, run.stderr[-3000:]
     assert report["stopped_by"] == "--duration" and report["duration_s"] < 5 + 15
+    # -P gevent forks no worker; a program it runs (Celery's banner runs `uname -p`
+    # through subprocess) is no audited Python process.
+    assert [p["pid"] for p in report["processes"]] == [program.pid], report["processes"]
     assert processes_by_pid(report)[program.pid]["role"] == "main"
     assert not [f for f in report["findings"] if f["kind"] == "unpatched"]
     found = findings_at(report, "tasksmod.py", "block")

@@ -38,7 +38,9 @@ def test_multiprocessing_children(tmp_path: Path, method: str, patcher: str, rol
         entry = processes.get(pid)
         assert entry is not None, (pid, processes)
         assert entry["role"] == role and entry["ppid"] == program.pid, entry
-        assert entry["ended"] is True and entry["exit_code"] == 0, entry
+        assert entry["ended"] is True, entry
+        # A fork's status is its own os._exit code; a spawned interpreter's may be unknown.
+        assert entry["exit_code"] in ((0,) if role == "fork" else (0, None)), entry
         assert entry["findings"] >= 1 and "socket" in entry["patched"], entry
     found = findings_at(report, "mp_children.py", "child_work")
     assert found and {pid for f in found for pid in f["pids"]} == set(children), found
@@ -54,7 +56,8 @@ def test_subprocess_python_child_is_followed(tmp_path: Path) -> None:
     entry = processes_by_pid(report)[child]
     assert entry["role"] == "spawn" and entry["ppid"] == program.pid, entry
     assert any(arg.endswith("sub_child.py") for arg in entry["argv"]), entry
-    assert entry["ended"] is True and entry["exit_code"] == 0 and entry["findings"] >= 1, entry
+    assert entry["ended"] is True and entry["exit_code"] in (0, None), entry
+    assert entry["findings"] >= 1, entry
     found = findings_at(report, "sub_child.py", "child_work")
     assert found and {pid for f in found for pid in f["pids"]} == {child}, found
     assert not [f for f in report["findings"] if f["kind"] == "unaudited-process"]

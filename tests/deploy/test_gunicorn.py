@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .conftest import (AuditRun, audited, findings_at, free_port, gunicorn_args, load,
+from .conftest import (AuditRun, audited, check_process_counts, findings_at, free_port, gunicorn_args, load,
                        processes_by_pid)
 
 
@@ -36,14 +36,16 @@ def _check_workers(run: AuditRun, master: int, served: dict[str, Any]) -> None:
         assert entry["ended"] is True and entry["findings"] >= 1, entry
     assert not [f for f in report["findings"] if f["kind"] == "unpatched"], report["findings"]
     assert "socket" in report["patched"]
-    for function, path in (("block", "/block"), ("cpu", "/cpu")):
-        found = findings_at(report, "app.py", function)
-        assert found, (function, report["findings"])
-        assert {pid for f in found for pid in f["pids"]} == _served_by(served, path), (
-            found, served)
-        assert sum(f["count"] for f in found) >= 2, found
-        assert max(f["max_s"] for f in found) >= 0.05, found
-        assert {event["pid"] for f in found for event in f["events"]} <= workers, found
+    found = findings_at(report, "app.py", "block")
+    assert {pid for f in found for pid in f["pids"]} == _served_by(served, "/block"), (
+        found, served)
+    assert sum(f["count"] for f in found) >= 2 and max(f["max_s"] for f in found) >= 0.05
+    assert {event["pid"] for f in found for event in f["events"]} <= workers, found
+    # CPU work: a stretch the kernel spent running other processes is not counted (run
+    # delay), so on a busy machine one worker's few CPU requests may all fall short.
+    found = findings_at(report, "app.py", "cpu")
+    assert found and {pid for f in found for pid in f["pids"]} <= _served_by(served, "/cpu")
+    check_process_counts(report)
     assert any(f["callee"] and f["callee"].endswith("usleep")
                for f in findings_at(report, "app.py", "block"))
 

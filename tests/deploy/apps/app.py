@@ -20,7 +20,7 @@ def block():
 
 @app.route("/cpu")
 def cpu():
-    deadline = time.perf_counter() + 0.06
+    deadline = time.perf_counter() + 0.1
     while time.perf_counter() < deadline:  # Python CPU work that never yields
         pass
     return f"cpu {os.getpid()}"
