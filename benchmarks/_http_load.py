@@ -4,14 +4,16 @@
 
 CONNECTIONS greenlets each open one keep-alive connection to 127.0.0.1:PORT, send WARMUP
 requests (workers booting, first-request imports), wait for all the others, then send
-REQUESTS more, timed. Prints one JSON line: the timed phase's seconds, requests, errors, and
-how many connections each worker pid answered.
+REQUESTS more, timed. Prints one JSON line: the timed phase's seconds, the CPU seconds the
+worker processes that answered spent in it (``/proc/<pid>/stat``: user + system, Linux),
+requests, errors, and how many connections each worker pid answered.
 """
 from gevent import monkey
 
 monkey.patch_all()
 
 import json  # noqa: E402
+import os  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -21,6 +23,17 @@ from gevent.event import Event  # noqa: E402
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
 IO_TIMEOUT = 60.0  # every run ends, even against a server that stopped answering
+
+
+def cpu_seconds(pids: set[str]) -> float:
+    """User + system CPU seconds of these processes so far (fields 14 and 15 of
+    /proc/<pid>/stat, after the parenthesised command name)."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class Connection:
@@ -57,13 +70,14 @@ def main() -> None:
     errors = [0]
     done: list[float] = []
     pids: dict[str, int] = {}
+    warm_pids: set[str] = set()
 
     def client() -> None:
         conn = None
         try:
             conn = Connection(port)
             for _ in range(warmup):
-                conn.get()
+                warm_pids.add(conn.get().decode().split()[-1])
         except OSError:
             errors[0] += 1
         ready[0] += 1
@@ -87,9 +101,12 @@ def main() -> None:
 
     greenlets = [gevent.spawn(client) for _ in range(connections)]
     go.wait()
+    cpu_start = cpu_seconds(warm_pids)
     start = time.perf_counter()
     gevent.joinall(greenlets)
-    print(json.dumps({"seconds": max(done) - start, "requests": connections * requests,
+    cpu = cpu_seconds(warm_pids) - cpu_start
+    print(json.dumps({"seconds": max(done) - start, "server_cpu_s": cpu,
+                      "requests": connections * requests,
                       "errors": errors[0], "connections_per_pid": pids}), flush=True)
 
 

@@ -8,7 +8,10 @@ under ``python -m patchkit.audit --quiet -m gunicorn`` (every worker audited fro
 fork on), and bare with gevent's monitor thread (``GEVENT_MONITOR_THREAD_ENABLE=1``, it
 runs in each worker). Modes alternate, order flipped every round; the ratio is the median
 of the per-round ratios of the timed phase's wall time to bare (= bare requests/s over
-audited requests/s). Issue 12 quotes ~1.1x for the single-process echo case.
+audited requests/s). Beside it, the workers' CPU seconds in the timed phase (read by the
+client from ``/proc/<pid>/stat``), as a ratio the same way: what the audit costs the
+workers, less sensitive than wall time to other processes on a busy machine. Issue 12
+quotes ~1.1x for the single-process echo case.
 
     python -m benchmarks.bench_gunicorn            # full: ~1-2 minutes
     python -m benchmarks.bench_gunicorn --quick    # ~15 s (2 rounds, bare and audit)
@@ -150,18 +153,23 @@ def main(argv: list[str] | None = None) -> dict:
     runs = measure(modes, rounds, connections, warmup=5, requests=requests)
     total = connections * requests
     seconds = {mode: [run["seconds"] for run in runs[mode]] for mode in modes}
+    cpu = {mode: [run["server_cpu_s"] for run in runs[mode]] for mode in modes}
     print(f"\ngunicorn -k gevent -w 2, Flask, {connections} keep-alive connections x {requests} "
           f"requests = {total:,} per run, {rounds} interleaved rounds")
-    print(f"  {'mode':<16}{'wall s':>9}{'req/s':>10}{'ratio':>8}")
-    comparisons = {}
+    print(f"  {'mode':<16}{'wall s':>9}{'req/s':>10}{'ratio':>8}{'worker cpu s':>14}{'ratio':>8}")
+    comparisons, cpu_ratios = {}, {}
     for mode in modes:
         comparison = Comparison(f"gunicorn ({mode})", "gunicorn (bare)", seconds["bare"],
                                 seconds[mode])
         comparisons[mode] = comparison
+        cpu_ratios[mode] = Comparison(mode, "bare", cpu["bare"], cpu[mode]).median_pairwise_ratio
         median = statistics.median(seconds[mode])
         print(f"  {mode:<16}{median:>9.3f}{total / median:>10.0f}"
-              f"{comparison.median_pairwise_ratio:>8.3f}")
-    print(f"  connections per worker pid, last audited run: {runs['audit'][-1]['connections_per_pid']}")
+              f"{comparison.median_pairwise_ratio:>8.3f}{statistics.median(cpu[mode]):>14.3f}"
+              f"{cpu_ratios[mode]:>8.3f}")
+    for mode in modes:
+        print(f"  connections per worker pid, {mode}: "
+              f"{[sorted(run['connections_per_pid'].values()) for run in runs[mode]]}")
     print(f"\n({time.perf_counter() - started:.1f} s)")
     audit = comparisons["audit"]
     result = comparison_dict(audit, target="<= 1.10 vs bare (issue 12: ~1.1x single-process)",
@@ -170,6 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
                                              for mode in modes},
                              ratios={mode: comparisons[mode].median_pairwise_ratio
                                      for mode in modes},
+                             worker_cpu_ratios=cpu_ratios,
                              runs=runs)
     result["name"] = "python -m patchkit.audit -m gunicorn (2 gevent workers, Flask)"
     return result
