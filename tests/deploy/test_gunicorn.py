@@ -92,3 +92,23 @@ def test_gunicorn_worker_killed_keeps_what_it_flushed(tmp_path: Path) -> None:
     assert entry is not None and entry["role"] == "fork", run.report["processes"]
     found = findings_at(run.report, "app.py", "block")
     assert found and victim in {pid for f in found for pid in f["pids"]}, found
+
+
+def test_sigusr2_to_a_gunicorn_worker_dumps_without_stopping_it(tmp_path: Path) -> None:
+    # gunicorn resets every signal it knows (USR2 among them) to SIG_DFL in each worker
+    # after the fork; USR2's default action would end the worker.
+    program, served = _run_gunicorn(tmp_path)
+    worker = min(_served_by(served, "/block"))
+    os.kill(worker, signal.SIGUSR2)
+    time.sleep(1.0)
+    os.kill(worker, 0)  # still running (ProcessLookupError otherwise)
+    program.proc.send_signal(signal.SIGTERM)
+    run = program.finish(timeout=60)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "* Greenlets" in run.stderr, run.stderr[-3000:]  # gevent's run info, every greenlet
+    assert run.stderr.count("patchkit audit: ") >= 2  # the report so far, then the final one
+    assert run.report is not None
+    entry = processes_by_pid(run.report)[worker]
+    assert entry["ended"] is True and entry["exit_code"] == 0, entry
+    found = findings_at(run.report, "app.py", "block")
+    assert worker in {pid for f in found for pid in f["pids"]}, found
