@@ -4,7 +4,10 @@ Detectors (``patchkit.audit.detectors``) observe the running target; findings ar
 built from their observations after it ends and rendered by ``patchkit.audit.report``.
 See ``docs/audit.md`` for the finding kinds and the JSON contract.
 
-``Finding``, ``StackFrame``, ``Report`` and ``SCHEMA`` load on first use: the audited
+``patchkit.audit.start()`` audits the calling process from inside (``api``), for services
+whose launcher you don't control.
+
+``Finding``, ``StackFrame``, ``Report``, ``SCHEMA`` and ``start`` load on first use: the audited
 process should not carry the report machinery (rich) while the target runs.
 """
 
@@ -16,10 +19,11 @@ from typing import Any
 from .config import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD
 from .config import AuditConfig as AuditConfig
 
-__all__ = ["AuditConfig", "DEFAULT_THRESHOLD", "Finding", "Report", "SCHEMA", "StackFrame"]
+__all__ = ["Audit", "AuditConfig", "DEFAULT_THRESHOLD", "Finding", "Report", "SCHEMA",
+           "StackFrame", "start"]
 
 _LAZY = {"Finding": ".findings", "StackFrame": ".findings", "Report": ".report",
-         "SCHEMA": ".report"}
+         "SCHEMA": ".report", "start": ".api", "Audit": ".api"}
 
 
 def __getattr__(name: str) -> Any:

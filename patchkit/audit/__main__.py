@@ -14,7 +14,7 @@ from typing import NoReturn
 
 from patchkit._run import TargetError, parse_target
 
-from .config import (DEFAULT_GRACE, DEFAULT_THRESHOLD, STUCK_EXIT_CODE, AuditConfig,
+from .config import (DEFAULT_FLUSH, DEFAULT_GRACE, DEFAULT_THRESHOLD, STUCK_EXIT_CODE, AuditConfig,
                      ConfigError, RenderConfig, check_report_path)
 
 PROG = "python -m patchkit.audit"
@@ -22,7 +22,7 @@ PROG = "python -m patchkit.audit"
 # Options and how many values each takes; used to find where the target starts.
 _ARITY = {"--threshold": 1, "--json": 1, "--duration": 1, "--include": 1, "--exclude": 1,
           "--html": 1, "--sarif": 1, "--render": 1,
-          "--grace": 1, "--strict": 0, "--patch": 0, "--no-follow": 0, "--quiet": 0, "-q": 0, "-h": 0, "--help": 0}
+          "--grace": 1, "--flush": 1, "--strict": 0, "--patch": 0, "--no-follow": 0, "--quiet": 0, "-q": 0, "-h": 0, "--help": 0}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,8 +44,12 @@ def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The option parser (options only; the target is split off before it runs)."""
+def build_parser(render_many: bool = False) -> argparse.ArgumentParser:
+    """The option parser (options only; the target is split off before it runs).
+
+    Args:
+        render_many: ``--render`` takes one or more reports (nothing is run).
+    """
     parser = _Parser(prog=PROG, usage=f"{PROG} [options] (script.py | -m module | module) [args...]",
                      description="Run a program and report everything that still blocks "
                                  "the gevent hub.")
@@ -70,11 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="after SIGTERM, SIGINT or --duration, how long the program has "
                         f"to stop before the report is written and it is ended (default: "
                         f"{DEFAULT_GRACE:g}; exit status {STUCK_EXIT_CODE})")
+    parser.add_argument("--flush", type=_positive, default=DEFAULT_FLUSH, metavar="SECONDS",
+                        help="how often each process saves its findings so far; a process "
+                        f"killed outright loses at most this much (default: {DEFAULT_FLUSH:g})")
     parser.add_argument("--html", metavar="PATH",
                         help="write a self-contained HTML report (timeline, table, profile)")
     parser.add_argument("--sarif", metavar="PATH", help="write a SARIF 2.1.0 log for code scanning")
-    parser.add_argument("--render", metavar="REPORT_JSON",
-                        help="run nothing: re-render a saved --json report (with --html/--sarif)")
+    parser.add_argument("--render", metavar="REPORT_JSON", nargs="+" if render_many else None,
+                        help="run nothing: re-render a saved --json report (with --html/--sarif);"
+                        " several reports (--render a.json b.json) are merged into one")
     parser.add_argument("-q", "--quiet", action="store_true", help="no terminal report")
     return parser
 
@@ -104,15 +112,20 @@ def _output(path: str | None, option: str) -> str | None:
     return os.path.abspath(path)  # the target may chdir; the file goes where the user said
 
 
-def _render(namespace: argparse.Namespace, target_argv: list[str]) -> RenderConfig:
-    if target_argv:
-        raise ConfigError("--render runs nothing: drop the target")
-    if namespace.json is not None:
-        raise ConfigError("--render reads a JSON report; use --html/--sarif to write others")
-    if not os.path.isfile(namespace.render):
-        raise ConfigError(f"--render {namespace.render}: no such file")
-    return RenderConfig(namespace.render, _output(namespace.html, "--html"),
-                        _output(namespace.sarif, "--sarif"), os.getcwd(), namespace.quiet)
+def _render(namespace: argparse.Namespace, more: list[str]) -> RenderConfig:
+    first = namespace.render if isinstance(namespace.render, list) else [namespace.render]
+    sources = (*first, *more)
+    for source in sources:
+        if not os.path.isfile(source):
+            raise ConfigError(f"--render {source}: no such file (--render runs nothing: "
+                              "give it saved --json reports only)")
+    if namespace.json is not None and len(sources) == 1:
+        raise ConfigError("--render reads a JSON report; --json writes one only when "
+                          "merging several")
+    json_path = _output(namespace.json, "--json") if namespace.json is not None else None
+    return RenderConfig(sources, _output(namespace.html, "--html"),
+                        _output(namespace.sarif, "--sarif"), os.getcwd(), namespace.quiet,
+                        json_path)
 
 
 def parse(argv: list[str]) -> AuditConfig | RenderConfig:
@@ -121,6 +134,11 @@ def parse(argv: list[str]) -> AuditConfig | RenderConfig:
     Raises:
         ConfigError: with a one-line message for the user.
     """
+    if "--render" in argv:  # runs nothing: every argument is an option or a report
+        namespace, extra = build_parser(render_many=True).parse_known_args(argv)
+        if extra:
+            raise ConfigError(f"--render runs nothing: drop the target ({' '.join(extra)})")
+        return _render(namespace, [])
     options, target_argv = split_argv(argv)
     parser = build_parser()
     namespace = parser.parse_args(options)
@@ -141,7 +159,8 @@ def parse(argv: list[str]) -> AuditConfig | RenderConfig:
                        patch=namespace.patch, quiet=namespace.quiet,
                        html_path=_output(namespace.html, "--html"),
                        sarif_path=_output(namespace.sarif, "--sarif"), root=os.getcwd(),
-                       follow=not namespace.no_follow, grace=namespace.grace)
+                       follow=not namespace.no_follow, grace=namespace.grace,
+                       flush_interval=namespace.flush)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,13 +18,14 @@ from patchkit._run import Target
 from .atomic import check_writable
 
 __all__ = ["DEFAULT_THRESHOLD", "AuditConfig", "RenderConfig", "ConfigError", "check_report_path",
-           "STRICT_EXIT_CODE", "STUCK_EXIT_CODE", "DEFAULT_GRACE"]
+           "STRICT_EXIT_CODE", "STUCK_EXIT_CODE", "DEFAULT_GRACE", "DEFAULT_FLUSH"]
 
 DEFAULT_THRESHOLD = 0.020
 STRICT_EXIT_CODE = 1
 STUCK_EXIT_CODE = 124  # the target did not stop within the grace period (as timeout(1))
 DEFAULT_GRACE = 5.0
 DEFAULT_CHILD_GRACE = 1.0
+DEFAULT_FLUSH = 2.0  # seconds between flushes: what a SIGKILLed process can lose at most
 
 
 class ConfigError(Exception):
@@ -71,25 +72,26 @@ class AuditConfig:
     follow: bool = True
     grace: float = DEFAULT_GRACE
     child_grace: float = DEFAULT_CHILD_GRACE
-    flush_interval: float = 2.0
+    flush_interval: float = DEFAULT_FLUSH
 
 
 @dataclass(frozen=True)
 class RenderConfig:
-    """Re-render a saved JSON report (``--render``): nothing is run.
+    """Re-render saved JSON reports (``--render``), merged when several: nothing is run.
 
     Attributes:
-        source: The ``--json`` report to read.
-        html_path, sarif_path: Files to write (absolute), or None.
+        sources: The ``--json`` reports to read.
+        html_path, sarif_path, json_path: Files to write (absolute), or None.
         root: The project root SARIF paths are made relative to.
         quiet: No terminal report.
     """
 
-    source: str
+    sources: tuple[str, ...]
     html_path: str | None = None
     sarif_path: str | None = None
     root: str | None = None
     quiet: bool = False
+    json_path: str | None = None
 
 
 def check_report_path(path: str, option: str = "--json") -> None:

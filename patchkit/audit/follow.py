@@ -20,17 +20,17 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
+from .config import DEFAULT_FLUSH
 from .detectors.sampler import original_thread_api
 from .guard import auditor_work
-from .processes import Part, ProcessInfo, is_python, write_part
+from .processes import Part, ProcessInfo, is_python, with_pid, write_part
 from .session import Session, command_line
 
 __all__ = ["FOLLOW_ENV", "FollowSettings", "ProcessAudit", "startup", "DEFAULT_FLUSH"]
 
 FOLLOW_ENV = "PATCHKIT_AUDIT_FOLLOW"
-DEFAULT_FLUSH = 2.0  # seconds between flushes: what a SIGKILLed process can lose at most
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class FollowSettings:
 
 
 _AUDITS: list[ProcessAudit] = []
+_FIRST_FLUSH = 0.05  # seconds after a fork before the child's first part
 _HOOKED = False
 
 
@@ -70,12 +71,17 @@ def _on_audit_event(event: str, args: tuple[Any, ...]) -> None:
         if isinstance(argv, (str, bytes)):
             argv = [argv]
         argv = [os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in argv]
-        if event == "subprocess.Popen" and args[0] is not None:
+        if args[0] is not None:  # the executable actually run
             argv[:1] = [os.fsdecode(args[0])]
-        if is_python(argv):
-            for audit in _AUDITS:
-                if audit.pid == os.getpid():
-                    audit.spawned.append(argv)
+        for audit in _AUDITS:
+            if audit.pid != os.getpid():
+                continue
+            if event == "os.exec" and audit.on_exit is not None:
+                audit.on_exit(0)  # the main process execs: its report is written now
+            elif event == "os.exec":
+                audit.replaced_by_exec(argv if is_python(argv) else None)
+            elif is_python(argv):
+                audit.spawned.append(argv)
     except Exception:  # an audit hook's error would surface in the program's own call
         pass
 
@@ -86,17 +92,22 @@ class ProcessAudit:
     Args:
         session: The process's detection session (not started yet).
         folder: Where every process of the audit writes its part, or None (no parts).
+        sink: Instead of a folder, what takes each part written (the in-process API
+            writes report files from it).
         flush_interval: Seconds between flushes.
         target_file: The program's file, for the "never patched" finding.
-        on_exit: Called with the status when the process calls ``os._exit``; by default
-            the final part is written.
+        on_exit: Called with the status when the process calls ``os._exit`` (its result
+            is ignored); by default the final part is written.
     """
 
     def __init__(self, session: Session, folder: str | None,
                  flush_interval: float = DEFAULT_FLUSH, target_file: str | None = None,
-                 on_exit: Callable[[int], None] | None = None) -> None:
+                 on_exit: Callable[[int], object] | None = None,
+                 sink: Callable[[Part], None] | None = None) -> None:
         self.session = session
         self.folder = folder
+        self.sink = sink if sink is not None else (
+            (lambda part: write_part(folder, part)) if folder is not None else None)
         self.flush_interval = flush_interval
         self.target_file = target_file
         self.on_exit = on_exit
@@ -106,7 +117,10 @@ class ProcessAudit:
         self.finished = False
         self._stop_lock: Any = None
         self._flushed: tuple[int, ...] | None = None
-        self._real_exit: Callable[[int], Any] | None = None
+        self._real_exit: Callable[[int], NoReturn] | None = None
+        # One writer at a time: a flush on the flusher thread must not land after the
+        # final part, or after the marker of an exec, and replace it.
+        self._write_lock = original_thread_api()[1]()
 
     def start(self) -> None:
         """Start the session, the flusher and the exit hooks; write the first part."""
@@ -121,7 +135,7 @@ class ProcessAudit:
             sys.addaudithook(_on_audit_event)
             _HOOKED = True
         self._wrap_exit()
-        if self.folder is not None:
+        if self.sink is not None:
             # Imported here, on the program's thread before it runs: imported by the flusher
             # thread while the program patches, importlib's module locks could become
             # gevent locks held across threads (a deadlock seen with plain gevent too).
@@ -135,8 +149,10 @@ class ProcessAudit:
              findings: bool = True) -> Part:
         """This process's part: who it is and (unless *findings* is false) its findings so far."""
         session = self.session
-        found = session.findings(self.target_file) if findings else []
-        info = ProcessInfo(os.getpid(), os.getppid(), session.role, command_line(),
+        pid = os.getpid()
+        found = [with_pid(f, pid) for f in session.findings(self.target_file)] \
+            if findings else []
+        info = ProcessInfo(pid, os.getppid(), session.role, command_line(),
                            session.started_at, time.perf_counter() - session.started,
                            exit_code, ended, session.watch.patched_modules()
                            if session.watch.patched else [], len(found))
@@ -144,41 +160,75 @@ class ProcessAudit:
 
     def flush(self, force: bool = False) -> None:
         """Write the part if anything new was seen since the last flush."""
-        if self.folder is None or self.finished:
+        if self.sink is None or self.finished:
             return
         activity = self.session.activity()
         if not force and activity == self._flushed:
             return
-        try:
-            with auditor_work():
-                # The first part says only who this process is: building findings imports
-                # the report machinery, which the program's start should not pay for.
-                write_part(self.folder, self.part(findings=self._flushed is not None))
-            self._flushed = activity
-        except Exception:  # a full disk or a vanished folder must not break the program
-            pass
+        with self._write_lock:
+            if self.finished:
+                return
+            try:
+                with auditor_work():
+                    # The first part says only who this process is: building findings
+                    # imports the report machinery, which the program's start should not
+                    # pay for.
+                    self.sink(self.part(findings=self._flushed is not None))
+                self._flushed = activity
+            except Exception:  # a full disk or a vanished folder must not break the program
+                pass
 
     def finish(self, exit_code: int | None) -> Part:
         """Stop everything and write the final part (idempotent: the first call wins)."""
-        if self._stop_lock is not None:
-            self._stop_lock.release()
-            self._stop_lock = None
+        self._stop_flusher()
         self._unwrap_exit()
         if self in _AUDITS:
             _AUDITS.remove(self)
         if self.session.running:
             self.session.stop()
         part = self.part(exit_code, ended=True)
-        if self.folder is not None and not self.finished:
-            try:
-                write_part(self.folder, part)
-            except OSError:
-                pass
-        self.finished = True
+        with self._write_lock:
+            if self.sink is not None and not self.finished:
+                try:
+                    self.sink(part)
+                except OSError:
+                    pass
+            self.finished = True
         return part
 
-    def _start_flusher(self) -> None:
-        if self.folder is None:
+    def replaced_by_exec(self, python: list[str] | None) -> None:
+        """The process is about to exec another program (*python*: a Python command line).
+
+        A forked child that execs (gevent's subprocess forks, then execs) was never a
+        process of its own: its part goes. For a Python program, a marker part takes its
+        place, naming the command: if the new program is followed, its own part (same
+        pid) replaces the marker; if not, the marker says a child went unaudited.
+        """
+        self._stop_flusher()
+        with self._write_lock:
+            self.finished = True
+            if self.folder is not None:
+                self._leave_for_exec(python)
+
+    def _leave_for_exec(self, python: list[str] | None) -> None:
+        assert self.folder is not None
+        try:
+            if python is None:
+                os.unlink(os.path.join(self.folder, f"{os.getpid()}.json"))
+            else:
+                info = ProcessInfo(os.getpid(), os.getppid(), "exec", python, time.time(), 0.0)
+                write_part(self.folder, Part(info, [], [python]))
+        except OSError:
+            pass
+
+    def _stop_flusher(self) -> None:
+        if self._stop_lock is not None:
+            self._stop_lock.release()
+            self._stop_lock = None
+
+    def _start_flusher(self, first: float | None = None) -> None:
+        """Flush every interval on a native thread; the first time after *first* seconds."""
+        if self.sink is None:
             return
         start_thread, allocate_lock, get_ident = original_thread_api()
         lock = allocate_lock()
@@ -187,6 +237,10 @@ class ProcessAudit:
 
         def run() -> None:
             self.flusher_ident = get_ident()
+            if first is not None:
+                if lock.acquire(True, first):
+                    return
+                self.flush(force=True)
             while not lock.acquire(True, self.flush_interval):
                 self.flush()
 
@@ -195,7 +249,7 @@ class ProcessAudit:
     def _wrap_exit(self) -> None:
         real = os._exit
 
-        def _exit(status: int) -> Any:
+        def _exit(status: int) -> NoReturn:
             if self.pid == os.getpid() and not self.finished:
                 try:
                     if self.on_exit is not None:
@@ -204,14 +258,14 @@ class ProcessAudit:
                         self.finish(status)
                 except BaseException:
                     pass
-            return real(status)
+            real(status)
 
         self._real_exit = real
         os._exit = _exit
 
     def _unwrap_exit(self) -> None:
         if self._real_exit is not None and self.pid == os.getpid():
-            os._exit = self._real_exit
+            os._exit = self._real_exit  # type: ignore[assignment]
             self._real_exit = None
 
     def _forked(self, session: Session) -> None:
@@ -223,10 +277,13 @@ class ProcessAudit:
         self._flushed = None
         self.on_exit = None
         self.target_file = None
+        self.finished = False
+        self._write_lock = original_thread_api()[1]()  # the parent's may have been held
         if self not in _AUDITS:
             _AUDITS.append(self)
-        self._start_flusher()
-        self.flush(force=True)
+        # The first part is written a moment later, from the flusher: a child that execs
+        # right away (gevent's subprocess forks, then execs) never shows as a process.
+        self._start_flusher(first=_FIRST_FLUSH)
 
 
 def startup() -> None:

@@ -21,7 +21,7 @@ from .atomic import write_atomic
 from .findings import EVENTS_PER_FINDING, Finding, HubBlock
 
 __all__ = ["PART_SCHEMA", "ProcessInfo", "Part", "write_part", "read_parts", "merge",
-           "wait_for", "unaudited_finding", "is_python"]
+           "wait_for", "unaudited_finding", "is_python", "combine", "with_pid"]
 
 PART_SCHEMA = "patchkit.audit-part/1"
 
@@ -173,10 +173,10 @@ def _key(finding: Finding) -> tuple[Any, ...]:
             finding.module, finding.name, finding.original)
 
 
-def _with_pid(finding: Finding, pid: int, offset: float) -> Finding:
-    events = [HubBlock(e.start_s + offset, e.duration_s, pid) for e in finding.events]
-    return replace(finding, pids=sorted(set(finding.pids) | {pid}), events=events,
-                   stack=list(finding.stack))
+def with_pid(finding: Finding, pid: int) -> Finding:
+    """*finding* as seen in process *pid* (its events stamped with it)."""
+    events = [replace(e, pid=pid) for e in finding.events]
+    return replace(finding, pids=sorted(set(finding.pids) | {pid}), events=events)
 
 
 def _combine(into: Finding, other: Finding) -> None:
@@ -193,6 +193,23 @@ def _combine(into: Finding, other: Finding) -> None:
     into.events_omitted += other.events_omitted
 
 
+def combine(groups: list[tuple[list[Finding], float]]) -> list[Finding]:
+    """Findings of several processes or reports, each list shifted by its offset (seconds
+    after the earliest start), summed per call site; the largest total first."""
+    merged: dict[tuple[Any, ...], Finding] = {}
+    for findings, offset in groups:
+        for finding in findings:
+            events = [replace(e, start_s=e.start_s + offset) for e in finding.events]
+            finding = replace(finding, events=events, stack=list(finding.stack),
+                              pids=list(finding.pids))
+            key = _key(finding)
+            if key in merged:
+                _combine(merged[key], finding)
+            else:
+                merged[key] = finding
+    return sorted(merged.values(), key=lambda f: (-f.total_s, -f.count))
+
+
 def merge(parts: list[Part], origin_at: float,
           following: bool = True) -> tuple[list[ProcessInfo], list[Finding]]:
     """Processes (main first, then by start) and findings summed per call site.
@@ -200,27 +217,24 @@ def merge(parts: list[Part], origin_at: float,
     "unpatched" survives only when no process patched; Python children that some process
     started and that sent no part become one "unaudited-process" finding.
     """
-    parts = sorted(parts, key=lambda p: (p.info.role != "main", p.info.started_at))
-    merged: dict[tuple[Any, ...], Finding] = {}
+    markers = [p for p in parts if p.info.role == "exec"]  # exec'd, sent nothing since
+    parts = sorted((p for p in parts if p.info.role != "exec"),
+                   key=lambda p: (p.info.role != "main", p.info.started_at))
     any_patched = any(p.info.patched for p in parts)
+    groups = []
     for part in parts:
         part.info.started_s = max(part.info.started_at - origin_at, 0.0)
         part.info.findings = len(part.findings)
-        for finding in part.findings:
-            if finding.kind == "unpatched" and any_patched:
-                continue
-            finding = _with_pid(finding, part.info.pid, part.info.started_s)
-            key = _key(finding)
-            if key in merged:
-                _combine(merged[key], finding)
-            else:
-                merged[key] = finding
+        pid = part.info.pid
+        own = [with_pid(f, pid) for f in part.findings
+               if not (f.kind == "unpatched" and any_patched)]
+        groups.append((own, part.info.started_s))
+    findings = combine(groups)
     argvs = [p.info.argv for p in parts]
     missing = [spawn for part in parts for spawn in part.spawned
                if is_python(spawn) and not any(_same_command(spawn, a) for a in argvs)]
-    findings = sorted(merged.values(), key=lambda f: (-f.total_s, -f.count))
-    if any_patched:
-        findings = [f for f in findings if f.kind != "unpatched"]
+    missing += [m.spawned[0] for m in markers
+                if m.spawned and not any(_same_command(m.spawned[0], s) for s in missing)]
     if missing:
         findings.append(unaudited_finding(missing, following))
     return [p.info for p in parts], findings

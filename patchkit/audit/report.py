@@ -136,10 +136,17 @@ def _finding_lines(finding: Finding, width: int, multi: bool = False) -> list[Te
     return lines
 
 
+def _group_name(finding: Finding) -> str:
+    if finding.package:
+        return finding.package
+    return {"loop-lag": "the hub's loop", "unaudited-process": "processes"}.get(
+        finding.kind, "your code")
+
+
 def _groups(findings: list[Finding]) -> list[tuple[str, list[Finding]]]:
     grouped: dict[str, list[Finding]] = {}
     for finding in findings:
-        grouped.setdefault(finding.package or "your code", []).append(finding)
+        grouped.setdefault(_group_name(finding), []).append(finding)
     order = sorted(grouped.items(), key=lambda item: (-sum(f.total_s for f in item[1]),
                                                       -len(item[1]), item[0]))
     return [(name, sorted(items, key=lambda f: (-f.total_s, -f.count))) for name, items in order]

@@ -56,6 +56,11 @@ RULES: dict[str, tuple[str, str, str, str, str]] = {
         "NeverPatched", "error", "The program never patched",
         "Nothing the program did was cooperative: every blocking call blocked the hub.",
         "Call patchkit.patch_all() on the program's first line, or run with --patch."),
+    "loop-lag": (
+        "LoopLag", "warning", "The hub's loop ran late",
+        "Timers, timeouts and heartbeats fired late because greenlets held the hub, "
+        "possibly several one after another in the same loop turn.",
+        "Fix the blocking findings: each block delays every timer by its duration."),
     "unaudited-process": (
         "UnauditedProcess", "warning", "A child process was not audited",
         "The program started Python processes that sent no report: whatever blocked "

@@ -79,6 +79,30 @@ def load_report(path: str) -> Report:
     return report_from_dict(data)
 
 
+def merge_reports(reports: list[Report]) -> Report:
+    """One report from several (the in-process API writes one per process): processes
+    side by side, findings summed per call site, timelines on the earliest one's clock."""
+    from dataclasses import replace
+
+    from .processes import combine
+
+    if len(reports) == 1:
+        return reports[0]
+    origin = min((r.started_at for r in reports if r.started_at is not None), default=0.0)
+    groups = []
+    for report in reports:
+        offset = (report.started_at - origin) if report.started_at is not None else 0.0
+        groups.append((report.findings, offset))
+    processes = [replace(p, started_s=p.started_s + ((r.started_at or origin) - origin))
+                 for r in reports for p in r.processes]
+    first = min(reports, key=lambda r: r.started_at if r.started_at is not None else origin)
+    end = max((r.started_at or origin) - origin + r.duration_s for r in reports)
+    return Report(first.target, list(first.argv), first.exit_code, end,
+                  sorted({m for r in reports for m in r.patched}), combine(groups),
+                  first.stopped_by, python=first.python, gevent=first.gevent,
+                  processes=processes, started_at=origin)
+
+
 def emit_files(report: Report, html_path: str | None, sarif_path: str | None,
                root: str | None) -> list[str]:
     """Write the HTML and SARIF files asked for; returns one error line per failed file."""
@@ -109,11 +133,22 @@ def _write_sarif(report: Report, path: str, root: str | None) -> None:
 
 def render_saved(config: RenderConfig, prog: str) -> int:
     """Re-render a saved report; 0 on success, 2 when it can't be read, 1 when a write failed."""
-    try:
-        report = load_report(config.source)
-    except (OSError, ReportFormatError) as exc:
-        print(f"{prog}: error: --render {config.source}: {exc}", file=sys.stderr)
-        return 2
+    reports = []
+    for source in config.sources:
+        try:
+            reports.append(load_report(source))
+        except (OSError, ReportFormatError) as exc:
+            print(f"{prog}: error: --render {source}: {exc}", file=sys.stderr)
+            return 2
+    report = merge_reports(reports)
+    if config.json_path is not None:
+        from .report import write_json
+
+        try:
+            write_json(report, config.json_path)
+        except OSError as exc:
+            print(f"{prog}: cannot write {config.json_path}: {exc}", file=sys.stderr)
+            return 1
     errors = emit_files(report, config.html_path, config.sarif_path, config.root)
     for line in errors:
         print(f"{prog}: {line}", file=sys.stderr)

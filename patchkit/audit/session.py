@@ -21,6 +21,7 @@ from .detectors import Observation
 from .detectors.events import AuditEvents
 from .detectors.gcpauses import GcPauses
 from .detectors.imports import Attribution, KnownImports
+from .detectors.loopclock import LoopClock, lag_finding
 from .detectors.misbehavior import Misbehavior
 from .detectors.sampler import Sampler, original_thread_api
 from .detectors.stale import StaleScan
@@ -98,6 +99,7 @@ class Session:
         self.misbehavior = Misbehavior(self._own_idents)
         self.gc = GcPauses()
         self.known = KnownImports()
+        self.loop = LoopClock(threshold)
 
     def _own_idents(self) -> set[int]:
         own = {self.hub_ident, self.sampler.ident, *self.extra_idents()}
@@ -120,6 +122,7 @@ class Session:
         self.misbehavior.start()
         self.gc.start()
         self.known.start()
+        self.loop.start()
 
     def _on_patch(self) -> None:
         with auditor_work():
@@ -141,6 +144,7 @@ class Session:
             self.misbehavior.stop()
             self.gc.stop()
             self.known.stop()
+            self.loop.stop()
             if final_scan:
                 self.watch.refresh()
                 self.stale.scan()
@@ -159,6 +163,7 @@ class Session:
             self.misbehavior.stop()
             self.gc.stop()
             self.known.stop()
+            self.loop.stop()
             self.watch.stop()
         self.pid = os.getpid()
         self.role = "fork"
@@ -182,7 +187,12 @@ class Session:
                 stale={(r.module, r.name): r.original for r in list(self.stale.found.values())},
                 patchers=_patcher_names(), imported=self.known.names())
             findings = aggregate(observations, attribution, context, origin=self.started)
-            return [f for f in findings if wanted(f, self.config)]
+            largest = max((f.max_s for f in findings if f.kind == "blocking"), default=0.0)
+            lag = lag_finding(self.loop, self.started, largest)
+            findings = [f for f in findings if wanted(f, self.config)]
+            # Filtered to nothing, the program's blocks were left out on purpose: so is lag.
+            filtered = bool(self.config.include or self.config.exclude) and not findings
+            return findings + [lag] if lag is not None and not filtered else findings
 
     def blocks_without_gc(self, since: int = 0) -> list[Any]:
         """The timed blocks from *since* on, less those that were mostly garbage collection."""
@@ -195,7 +205,7 @@ class Session:
         return (len(self.clock.blocks), len(self.events.observations),
                 len(self.sampler.hub_callbacks), len(self.stale.found),
                 len(self.misbehavior.observations), len(self.events.imports),
-                int(self.watch.patched))
+                len(self.loop.episodes), int(self.watch.patched))
 
     def _observations(self, attribution: Attribution, target_file: str | None) -> list[Observation]:
         from . import collect

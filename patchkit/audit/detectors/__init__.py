@@ -16,7 +16,7 @@ from ..frames import Callee, FrameInfo, Stack
 __all__ = ["Kind", "Observation"]
 
 Kind = Literal["blocking", "stale-reference", "late-patch", "misbehavior", "unpatched",
-               "unaudited-process"]
+               "unaudited-process", "loop-lag"]
 
 
 @dataclass(slots=True)
