@@ -14,14 +14,14 @@ TASKS = 6
 
 def test_celery_gevent_worker_blocking_task(tmp_path: Path, redis_server: Redis) -> None:
     env = celery_env(redis_server)
-    program = audited(tmp_path, "--duration", "5", *celery_worker_args(), env=env)
+    program = audited(tmp_path, "--duration", "6", *celery_worker_args(), env=env)
     pids = enqueue(env, count=TASKS)
     run = program.finish(timeout=60)
     assert pids == [program.pid], pids  # -P gevent runs the tasks in the worker process itself
     assert run.returncode == 0, run.stderr[-3000:]  # --duration ends with status 0
     report = run.report
     assert report is not None, run.stderr[-3000:]
-    assert report["stopped_by"] == "--duration" and report["duration_s"] < 5 + 15
+    assert report["stopped_by"] == "--duration" and report["duration_s"] < 6 + 15
     # -P gevent forks no worker; a program it runs (Celery's banner runs `uname -p`
     # through subprocess) is no audited Python process.
     assert [p["pid"] for p in report["processes"]] == [program.pid], report["processes"]

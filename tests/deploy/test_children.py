@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import AuditRun, audited, findings_at, processes_by_pid
+from .conftest import APPS, AuditRun, audited, findings_at, processes_by_pid
 
 
 def _pids(stdout: str, tag: str) -> list[int]:
@@ -27,7 +27,7 @@ def _checked(run: AuditRun) -> dict:
                                                  ("fork", "gevent", "fork"),
                                                  ("spawn", "gevent", "spawn")])
 def test_multiprocessing_children(tmp_path: Path, method: str, patcher: str, role: str) -> None:
-    program = audited(tmp_path, "mp_children.py", method, patcher, cwd=Path(__file__).parent / "apps")
+    program = audited(tmp_path, "mp_children.py", method, patcher, cwd=APPS)
     run = program.finish(timeout=60)
     report = _checked(run)
     children = _pids(run.stdout, "CHILD")
@@ -49,7 +49,7 @@ def test_multiprocessing_children(tmp_path: Path, method: str, patcher: str, rol
 
 
 def test_subprocess_python_child_is_followed(tmp_path: Path) -> None:
-    program = audited(tmp_path, "sub_parent.py", cwd=Path(__file__).parent / "apps")
+    program = audited(tmp_path, "sub_parent.py", cwd=APPS)
     run = program.finish(timeout=60)
     report = _checked(run)
     (child,) = _pids(run.stdout, "CHILD")
@@ -64,7 +64,7 @@ def test_subprocess_python_child_is_followed(tmp_path: Path) -> None:
 
 
 def test_subprocess_python_child_with_no_follow(tmp_path: Path) -> None:
-    program = audited(tmp_path, "--no-follow", "sub_parent.py", cwd=Path(__file__).parent / "apps")
+    program = audited(tmp_path, "--no-follow", "sub_parent.py", cwd=APPS)
     run = program.finish(timeout=60)
     report = _checked(run)
     (child,) = _pids(run.stdout, "CHILD")

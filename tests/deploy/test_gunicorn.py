@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .conftest import (AuditRun, audited, check_process_counts, findings_at, free_port, gunicorn_args, load,
-                       processes_by_pid)
+from .conftest import (AuditRun, audited, check_process_counts, findings_at, free_port,
+                       gunicorn_args, load, processes_by_pid)
 
 
 def _served_by(served: dict[str, Any], path: str) -> set[int]:
