@@ -50,6 +50,7 @@ class Program:
     def __init__(self, argv: list[str], cwd: Path, report: Path | None = None,
                  env: dict[str, str] | None = None) -> None:
         self.report = report
+        self.port: int | None = None  # the port it serves, for a test that sets one
         self.proc = subprocess.Popen(argv, cwd=str(cwd), env=env or deploy_env(),
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      start_new_session=True, preexec_fn=_default_sigint)

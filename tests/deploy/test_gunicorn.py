@@ -3,6 +3,7 @@ client process: every worker is audited from its fork on and lands in one report
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import time
@@ -50,9 +51,12 @@ def _check_workers(run: AuditRun, master: int, served: dict[str, Any]) -> None:
                for f in findings_at(report, "app.py", "block"))
 
 
-def _run_gunicorn(tmp_path: Path, *audit_options: str) -> tuple[Any, dict[str, Any]]:
+def _run_gunicorn(tmp_path: Path, *audit_options: str,
+                  gunicorn_options: tuple[str, ...] = ()) -> tuple[Any, dict[str, Any]]:
     port = free_port()
-    program = audited(tmp_path, *audit_options, "-m", "gunicorn", *gunicorn_args(port))
+    program = audited(tmp_path, *audit_options, "-m", "gunicorn",
+                      *gunicorn_args(port, *gunicorn_options))
+    program.port = port
     program.wait_for_port(port)
     served = load(port, "/block", "/cpu", "/coop", requests=24, until_pids=2, seconds=4)
     assert served["errors"] == 0, served
@@ -92,6 +96,28 @@ def test_gunicorn_worker_killed_keeps_what_it_flushed(tmp_path: Path) -> None:
     assert entry is not None and entry["role"] == "fork", run.report["processes"]
     found = findings_at(run.report, "app.py", "block")
     assert found and victim in {pid for f in found for pid in f["pids"]}, found
+
+
+def test_gunicorn_worker_killed_by_its_master_on_timeout(tmp_path: Path) -> None:
+    program, served = _run_gunicorn(tmp_path, gunicorn_options=("--timeout", "2"))
+    conn = http.client.HTTPConnection("127.0.0.1", program.port, timeout=30)
+    try:  # /hang holds its worker's hub until the master's WORKER TIMEOUT ends the worker
+        conn.request("GET", "/hang")
+        conn.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        pass
+    finally:
+        conn.close()
+    time.sleep(1.0)  # the master boots a replacement
+    program.proc.send_signal(signal.SIGTERM)
+    run = program.finish(timeout=60)
+    assert run.returncode == 0 and "WORKER TIMEOUT" in run.stderr, run.stderr[-3000:]
+    assert run.report is not None, run.stderr[-3000:]
+    (hang,) = findings_at(run.report, "app.py", "hang")
+    assert hang["max_s"] >= 1.0 and len(hang["pids"]) == 1, hang
+    entry = processes_by_pid(run.report)[hang["pids"][0]]
+    assert entry["role"] == "fork" and entry["ppid"] == program.pid, entry
+    assert len([p for p in run.report["processes"] if p["role"] == "fork"]) >= 3  # + replacement
 
 
 def test_sigusr2_to_a_gunicorn_worker_dumps_without_stopping_it(tmp_path: Path) -> None:

@@ -26,6 +26,12 @@ def cpu():
     return f"cpu {os.getpid()}"
 
 
+@app.route("/hang")
+def hang():
+    libc.sleep(10)  # holds the hub until gunicorn's master kills this worker (--timeout)
+    return f"hang {os.getpid()}"
+
+
 @app.route("/coop")
 def coop():
     time.sleep(0.001)  # patched by the worker: yields to the hub
