@@ -292,7 +292,7 @@ def startup() -> None:
     Never raises: a child must start whether or not it can be audited.
     """
     settings = FollowSettings.decode(os.environ.get(FOLLOW_ENV, ""))
-    if settings is None or _AUDITS or not os.path.isdir(settings.folder):
+    if settings is None or _AUDITS or not os.path.isdir(settings.folder) or _is_audit():
         return
     try:
         session = Session(settings)
@@ -302,3 +302,9 @@ def startup() -> None:
         atexit.register(audit.finish, None)
     except Exception:
         pass
+
+
+def _is_audit() -> bool:
+    """Whether this interpreter is itself ``python -m patchkit.audit`` (it reports alone)."""
+    argv = list(getattr(sys, "orig_argv", ()))
+    return any(a == "-m" and b == "patchkit.audit" for a, b in zip(argv, argv[1:]))

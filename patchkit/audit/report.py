@@ -175,7 +175,7 @@ def render_terminal(report: Report, console: Console) -> None:
                 console.print(line, overflow="fold")
 
 
-def _process_lines(info: ProcessInfo) -> list[str]:
+def _process_lines(info: ProcessInfo, same_command: bool = False) -> list[str]:
     import shlex
 
     if info.ended:
@@ -183,9 +183,9 @@ def _process_lines(info: ProcessInfo) -> list[str]:
     else:
         status = "no final report (still running, or killed): as of its last flush"
     patched = "patched" if info.patched else "never patched"
-    return [f"  pid {info.pid} ({info.role}, parent {info.ppid}): {status} after "
-            f"{info.duration_s:.2f} s, {patched}, {info.findings} finding(s)",
-            f"    {_clip(shlex.join(info.argv), 150)}"]
+    head = (f"  pid {info.pid} ({info.role}, parent {info.ppid}): {status} after "
+            f"{info.duration_s:.2f} s, {patched}, {info.findings} finding(s)")
+    return [head] if same_command else [head, f"    {_clip(shlex.join(info.argv), 150)}"]
 
 
 def _clip(text: str, width: int) -> str:
@@ -195,6 +195,8 @@ def _clip(text: str, width: int) -> str:
 def _render_processes(processes: list[ProcessInfo], console: Console) -> None:
     console.rule(Text(f"{len(processes)} processes", style="bold"), align="left",
                  characters="-")
+    argv = {info.pid: info.argv for info in processes}
     for info in processes:
-        for line in _process_lines(info):
+        same = info.role == "fork" and argv.get(info.ppid) == info.argv
+        for line in _process_lines(info, same):
             console.print(Text(line), overflow="fold")

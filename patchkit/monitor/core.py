@@ -1,0 +1,257 @@
+"""The production monitor: loop-turn timing on the hub, everything else on its own thread.
+
+Cost follows loop iterations, not greenlet switches: a libev ``check`` watcher (highest
+priority, the first callback after the loop's poll returns) stamps when a loop turn
+starts, and a ``prepare`` watcher (lowest priority, after gevent's own prepare, which
+runs spawned greenlets and wake-ups, so the last thing before the next poll) stamps
+when it ends. A turn is the time the hub's thread spent running greenlets and
+callbacks between two polls; one longer than the threshold held every other greenlet.
+The two callbacks only read the clock, compare and append -- nothing else runs on the
+hub's thread.
+
+A native thread (started with the original ``start_new_thread``) does the rest: while a
+turn is overdue it copies the hub thread's stack every ``period`` seconds, and when the
+turn ends it splits the turn among the greenlets it saw (a change of the stack's bottom
+frame is a change of greenlet), builds the events, rate-limits them per call site and
+writes them. A turn with one greenlet gives a ``block`` of the turn's exact length; a
+turn with several gives a ``block`` each (split at the samples, to within ``period``)
+and a ``lag`` for the whole turn: how late every timer ran.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import types
+from collections import deque
+from typing import Any
+
+from .build import Sample
+from .events import Limiter, Sink, now_iso
+from .settings import MonitorSettings
+
+__all__ = ["Monitor"]
+
+_MAX_SAMPLES = 256  # per turn; a turn sampled longer keeps its first ones
+_MAX_PENDING = 1_000  # closed turns waiting for the monitor's thread
+
+
+class Monitor:
+    """Watches the hub of the thread that starts it; see the module docstring.
+
+    Args:
+        settings: Threshold, sinks and limits.
+    """
+
+    def __init__(self, settings: MonitorSettings) -> None:
+        self.settings = settings
+        self.sink = Sink(settings)
+        self.limiter = Limiter(settings.rate)
+        self.worst_stall = 0.0
+        self.counts = {"block": 0, "lag": 0, "sent": 0}
+        self._turn = math.inf
+        self._closed: deque[tuple[float, float]] = deque(maxlen=_MAX_PENDING)
+        self._samples: dict[float, list[Sample]] = {}
+        self._watchers: tuple[Any, Any] | None = None
+        self._undo_hub: Any = None
+        self._stop_lock: Any = None
+        self._hub_ident = 0
+        self._hub_run: types.CodeType | None = None
+        self._attribution: Any = None
+        self._originals: frozenset[int] = frozenset()
+        self.running = False
+
+    # -- on the hub's thread -------------------------------------------------------------
+
+    def _on_check(self) -> None:
+        self._turn = time.perf_counter()
+
+    def _on_prepare(self) -> None:
+        now = time.perf_counter()
+        start, self._turn = self._turn, math.inf
+        if now - start > self.settings.threshold:
+            self._closed.append((start, now))
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Install the watchers on this thread's hub (now or when it is created) and
+        start the monitor's thread."""
+        from gevent._hub_local import get_hub_if_exists
+        from gevent.hub import Hub
+        from gevent.monkey import get_original
+
+        # Imported here, on the patching thread: imported later by the monitor's thread,
+        # importlib's module locks (gevent locks once patched) would be shared across
+        # threads -- a deadlock seen with plain gevent too.
+        import importlib.metadata  # noqa: F401
+
+        from ..audit import findings, frames  # noqa: F401
+        from ..audit.detectors.imports import Attribution
+        from ..audit.patching import gevent_saved
+
+        self._attribution = Attribution()
+        self._originals = frozenset(id(o) for attrs in gevent_saved().values()
+                                    for o in attrs.values())
+        self._hub_ident = get_original("_thread", "get_ident")()
+        self._hub_run = Hub.run.__code__
+        self.running = True
+        self.sink.open()
+        hub = get_hub_if_exists()
+        if hub is not None:
+            self._install(hub)
+        else:
+            original = Hub.__dict__["__init__"]
+            monitor = self
+
+            def __init__(hub: Any, *args: Any, **kwargs: Any) -> None:
+                original(hub, *args, **kwargs)
+                if monitor.running and monitor._watchers is None and \
+                        get_original("_thread", "get_ident")() == monitor._hub_ident:
+                    monitor._install(hub)
+
+            Hub.__init__ = __init__
+            self._undo_hub = lambda: setattr(Hub, "__init__", original)
+        self._start_thread()
+
+    def _install(self, hub: Any) -> None:
+        loop = hub.loop
+        check = loop.check(ref=False, priority=2)   # EV_MAXPRI: first after the poll
+        prepare = loop.prepare(ref=False, priority=-2)  # EV_MINPRI: last before it
+        check.start(self._on_check)
+        prepare.start(self._on_prepare)
+        self._watchers = (check, prepare)
+        self._turn = time.perf_counter()  # the loop's first turn starts before any poll
+
+    def _start_thread(self) -> None:
+        from gevent.monkey import get_original
+
+        start_thread, allocate_lock = get_original("_thread", ["start_new_thread",
+                                                               "allocate_lock"])
+        lock = allocate_lock()
+        lock.acquire()
+        self._stop_lock = lock
+        start_thread(self._run, (lock,))
+
+    def after_fork_in_child(self) -> None:
+        """Start over in a forked child: its own thread, pid and counts."""
+        if not self.running:
+            return
+        self._turn = math.inf
+        self._closed.clear()
+        self._samples.clear()
+        self.limiter = Limiter(self.settings.rate)
+        self.sink.open()
+        self._start_thread()
+
+    def stop(self) -> None:
+        """Stop the watchers (call on the hub's thread) and the thread; idempotent."""
+        self.running = False
+        if self._undo_hub is not None:
+            self._undo_hub()
+            self._undo_hub = None
+        watchers, self._watchers = self._watchers, None
+        for watcher in watchers or ():
+            try:
+                watcher.stop()
+                watcher.close()
+            except Exception:  # the loop may be destroyed already
+                pass
+        lock, self._stop_lock = self._stop_lock, None
+        if lock is not None:
+            lock.release()
+
+    # -- on the monitor's thread ---------------------------------------------------------
+
+    def _run(self, stop: Any) -> None:
+        settings = self.settings
+        if self._attribution is not None:
+            # Read the installed distributions now, once, while nothing is blocked.
+            self._attribution._distributions()
+        next_summary = time.monotonic() + settings.summary
+        wait = settings.threshold / 2
+        while not stop.acquire(True, wait):
+            try:
+                wait = self._tick()
+                if time.monotonic() >= next_summary:
+                    next_summary = time.monotonic() + settings.summary
+                    self._summary()
+            except Exception:  # never let the monitor's thread die on one bad sample
+                wait = settings.threshold / 2
+        self._summary()  # what the rate limit held back since the last one
+
+    def _tick(self) -> float:
+        settings = self.settings
+        start = self._turn
+        age = time.perf_counter() - start
+        if age >= settings.threshold / 2:
+            self._sample(start)
+            wait = settings.period
+        else:
+            wait = min(max(settings.threshold / 2 - age, settings.period), 0.05)
+        while self._closed:
+            turn_start, turn_end = self._closed.popleft()
+            began = time.perf_counter()
+            self._report(turn_start, turn_end, self._samples.pop(turn_start, []))
+            self.worst_stall = max(self.worst_stall, time.perf_counter() - began)
+        if len(self._samples) > 4:  # turns that ended unseen (a fork, a stop)
+            for key in sorted(self._samples)[:-1]:
+                del self._samples[key]
+        return wait
+
+    def _sample(self, start: float) -> None:
+        from ..audit.frames import capture_stack, resolve_callee
+
+        frame = sys._current_frames().get(self._hub_ident)
+        if frame is None or self._turn != start:
+            return
+        bucket = self._samples.setdefault(start, [])
+        if len(bucket) < _MAX_SAMPLES:
+            # Copied now: the frame moves on, and must not be kept alive.
+            bucket.append(Sample(time.perf_counter(), self._greenlet_key(frame),
+                                 capture_stack(frame, self.settings.stack),
+                                 resolve_callee(frame, self._originals)))
+
+    def _greenlet_key(self, frame: types.FrameType) -> int:
+        """Which greenlet (or hub callback) *frame* belongs to: its bottom frame."""
+        bottom, above = frame, frame
+        while bottom.f_back is not None:
+            above, bottom = bottom, bottom.f_back
+        if bottom.f_code is self._hub_run:
+            return id(above.f_code)  # a callback the hub runs: one per callback function
+        return id(bottom)
+
+    def _report(self, start: float, end: float, samples: list[Sample]) -> None:
+        from .build import block_event, lag_event, segments  # noqa: PLC0415
+
+        parts = segments(start, end, samples)
+        if len(parts) > 1:
+            self._emit(lag_event(start, end, len(parts)), None, end - start)
+        for seg_start, seg_end, sample in parts:
+            if seg_end - seg_start > self.settings.threshold or len(parts) == 1:
+                event = block_event(self, seg_start, seg_end, sample)
+                self._emit(event, (event.get("file"), event.get("line")),
+                           event["duration_s"])
+
+    def _emit(self, event: dict[str, Any], site: tuple[Any, ...] | None,
+              duration: float) -> None:
+        self.counts[event["event"]] += 1
+        self.sink.observe(event)
+        what = {k: event.get(k) for k in ("file", "line", "function", "package")} \
+            if site is not None else {"event": "lag"}
+        if self.limiter.admit(site or ("lag",), duration, what, time.monotonic()):
+            self.counts["sent"] += 1
+            self.sink.send(event)
+
+    def _summary(self) -> None:
+        rows = self.limiter.summary()
+        if rows is not None:
+            self.sink.send({"event": "summary", "time": now_iso(), "pid": os.getpid(),
+                            "period_s": self.settings.summary, "sites": rows,
+                            "monitor_worst_stall_s": round(self.worst_stall, 6)})
+
+    def flush_summary(self) -> None:
+        """Send the summary now (at stop)."""
+        self._summary()

@@ -1,0 +1,177 @@
+"""Monitor events: rate limiting per call site, summaries, and where events go.
+
+Everything here runs on the monitor's own thread, never on the hub's. Memory is
+bounded however long a process runs: at most ``_MAX_SITES`` call sites are tracked
+(the least recently seen is dropped, its counts sent in the next summary first).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .settings import MonitorSettings
+
+__all__ = ["Limiter", "Sink"]
+
+_MAX_SITES = 2_000
+_WINDOW = 60.0  # the rate limit's window: ``rate`` events per site per minute
+
+logger = logging.getLogger("patchkit.monitor")
+
+
+@dataclass
+class _Site:
+    emitted: deque[float] = field(default_factory=deque)
+    count: int = 0
+    held: int = 0
+    total: float = 0.0
+    worst: float = 0.0
+    what: dict[str, Any] = field(default_factory=dict)
+
+
+class Limiter:
+    """At most ``rate`` events per site per minute; counts of every event for summaries."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.sites: OrderedDict[tuple[Any, ...], _Site] = OrderedDict()
+        self.dropped: list[dict[str, Any]] = []
+
+    def admit(self, key: tuple[Any, ...], duration: float, what: dict[str, Any],
+              now: float) -> bool:
+        """Count one event at *key*; whether it may be sent now."""
+        site = self.sites.get(key)
+        if site is None:
+            if len(self.sites) >= _MAX_SITES:
+                _, old = self.sites.popitem(last=False)
+                if old.held:
+                    self.dropped.append(_summary_row(old))
+            site = self.sites[key] = _Site(what=what)
+        else:
+            self.sites.move_to_end(key)
+        site.count += 1
+        site.total += duration
+        site.worst = max(site.worst, duration)
+        while site.emitted and now - site.emitted[0] > _WINDOW:
+            site.emitted.popleft()
+        if len(site.emitted) < self.rate:
+            site.emitted.append(now)
+            return True
+        site.held += 1
+        return False
+
+    def summary(self) -> list[dict[str, Any]] | None:
+        """Per-site rows since the last summary, if anything was held back; resets counts."""
+        rows = self.dropped
+        self.dropped = []
+        if not rows and not any(s.held for s in self.sites.values()):
+            return None
+        for site in self.sites.values():
+            if site.count:
+                rows.append(_summary_row(site))
+            site.count = site.held = 0
+            site.total = site.worst = 0.0
+        return rows
+
+
+def _summary_row(site: _Site) -> dict[str, Any]:
+    return {**site.what, "count": site.count, "sent": site.count - site.held,
+            "held_back": site.held, "total_s": round(site.total, 6),
+            "max_s": round(site.worst, 6)}
+
+
+class Sink:
+    """Where events go: JSON lines (a file or the original stderr), logging, metrics."""
+
+    def __init__(self, settings: MonitorSettings) -> None:
+        self.settings = settings
+        self._file: IO[str] | None = None
+        self._histograms: tuple[Any, Any] | None = None
+        self._pid = 0
+
+    def open(self) -> None:
+        """Open the log (again, in a forked child) and register metrics once."""
+        self._pid = os.getpid()
+        log = self.settings.log
+        if log == "off":
+            self._file = None
+        elif log in (None, "-"):
+            self._file = _real_stderr()
+        else:
+            self._file = open(log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        if self.settings.metrics and self._histograms is None:
+            self._histograms = _histograms(self.settings.metrics_port)
+
+    def send(self, event: dict[str, Any]) -> None:
+        """Write one event (never raises: a full disk must not break the program)."""
+        if self._pid != os.getpid():
+            self.open()
+        try:
+            if self._file is not None:
+                self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
+            if self.settings.logging:
+                logger.warning(_text(event), extra={"patchkit_event": event, **{
+                    k: v for k, v in event.items() if k not in _RESERVED}})
+        except Exception:
+            pass
+
+    def observe(self, event: dict[str, Any]) -> None:
+        """Record a block or lag in the metrics (every one, rate limit or not)."""
+        if self._histograms is None:
+            return
+        blocks, lag = self._histograms
+        if event["event"] == "block":
+            blocks.labels(package=event.get("package") or "app").observe(event["duration_s"])
+        elif event["event"] == "lag":
+            lag.observe(event["duration_s"])
+
+
+_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def _text(event: dict[str, Any]) -> str:
+    kind = event["event"]
+    if kind == "block":
+        return (f"hub blocked {event['duration_s'] * 1000:.1f} ms at {event.get('file')}:"
+                f"{event.get('line')} in {event.get('function')}")
+    if kind == "lag":
+        return f"hub loop ran {event['duration_s'] * 1000:.1f} ms late"
+    return f"hub blocking summary: {len(event.get('sites', []))} call site(s)"
+
+
+def _real_stderr() -> IO[str]:
+    try:
+        return os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+    except OSError:
+        return sys.__stderr__ or sys.stderr
+
+
+def _histograms(port: int | None) -> tuple[Any, Any] | None:
+    try:
+        import prometheus_client
+    except ImportError:
+        logger.warning("PATCHKIT_MONITOR metrics need prometheus_client: "
+                       "pip install 'gevent-patchkit[monitor]'")
+        return None
+    buckets = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+    blocks = prometheus_client.Histogram(
+        "patchkit_hub_block_seconds", "How long one greenlet held the gevent hub",
+        ["package"], buckets=buckets)
+    lag = prometheus_client.Histogram(
+        "patchkit_loop_lag_seconds", "How late the gevent hub's loop ran (one loop turn)",
+        buckets=buckets)
+    if port:
+        prometheus_client.start_http_server(port, addr="127.0.0.1")
+    return blocks, lag
+
+
+def now_iso() -> float:
+    """Event timestamps: seconds since the epoch."""
+    return round(time.time(), 6)
