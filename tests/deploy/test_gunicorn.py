@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import (AuditRun, audited, check_process_counts, findings_at, free_port,
                        gunicorn_args, load, processes_by_pid)
 
@@ -120,9 +122,13 @@ def test_gunicorn_worker_killed_by_its_master_on_timeout(tmp_path: Path) -> None
     assert len([p for p in run.report["processes"] if p["role"] == "fork"]) >= 3  # + replacement
 
 
+@pytest.mark.xfail(strict=True, raises=ProcessLookupError,
+                   reason="docs/audit.md: gunicorn's workers reset SIGUSR2 to SIG_DFL at boot "
+                          "(after the audit's fork hook), so USR2 ends the worker")
 def test_sigusr2_to_a_gunicorn_worker_dumps_without_stopping_it(tmp_path: Path) -> None:
     # gunicorn resets every signal it knows (USR2 among them) to SIG_DFL in each worker
-    # after the fork; USR2's default action would end the worker.
+    # after the fork; USR2's default action ends the worker. Kept as evidence of that
+    # limitation: strict, so it is noticed the day the audit keeps its handler there.
     program, served = _run_gunicorn(tmp_path)
     worker = min(_served_by(served, "/block"))
     os.kill(worker, signal.SIGUSR2)
