@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import (AuditRun, audited, check_process_counts, findings_at, free_port,
-                       gunicorn_args, load, processes_by_pid)
+from .conftest import (AuditRun, Program, audited, check_process_counts, findings_at,
+                       free_port, gunicorn_args, load, processes_by_pid)
 
 
 def _served_by(served: dict[str, Any], path: str) -> set[int]:
@@ -48,13 +48,13 @@ def _check_workers(run: AuditRun, master: int, served: dict[str, Any]) -> None:
     # delay), so on a busy machine one worker's few CPU requests may all fall short.
     found = findings_at(report, "app.py", "cpu")
     assert found and {pid for f in found for pid in f["pids"]} <= _served_by(served, "/cpu")
-    check_process_counts(report)
     assert any(f["callee"] and f["callee"].endswith("usleep")
                for f in findings_at(report, "app.py", "block"))
+    check_process_counts(report)
 
 
 def _run_gunicorn(tmp_path: Path, *audit_options: str,
-                  gunicorn_options: tuple[str, ...] = ()) -> tuple[Any, dict[str, Any]]:
+                  gunicorn_options: tuple[str, ...] = ()) -> tuple[Program, dict[str, Any]]:
     port = free_port()
     program = audited(tmp_path, *audit_options, "-m", "gunicorn",
                       *gunicorn_args(port, *gunicorn_options))
@@ -81,7 +81,7 @@ def test_gunicorn_gevent_workers_stopped_by_sigterm(tmp_path: Path) -> None:
     _check_workers(run, program.pid, served)
 
 
-FLUSH_INTERVAL = 2.0  # SCHEMA2.md: each process flushes its findings this often by default
+FLUSH_INTERVAL = 2.0  # docs/audit.md: the default --flush, how often each process saves its part
 
 
 def test_gunicorn_worker_killed_keeps_what_it_flushed(tmp_path: Path) -> None:
@@ -96,6 +96,7 @@ def test_gunicorn_worker_killed_keeps_what_it_flushed(tmp_path: Path) -> None:
     assert run.report is not None, run.stderr[-3000:]
     entry = processes_by_pid(run.report).get(victim)
     assert entry is not None and entry["role"] == "fork", run.report["processes"]
+    assert entry["ended"] is False, entry  # its last flush, not a final report
     found = findings_at(run.report, "app.py", "block")
     assert found and victim in {pid for f in found for pid in f["pids"]}, found
 
