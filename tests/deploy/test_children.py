@@ -1,4 +1,4 @@
-"""Children of an audited program: multiprocessing (fork and spawn) and a Python program
+"""Children of an audited program: multiprocessing (fork, spawn, forkserver) and a Python program
 started with subprocess are audited and land in the parent's report, each with its pid."""
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def _checked(run: AuditRun) -> dict:
 @pytest.mark.parametrize("method,patcher,role", [("fork", "patchkit", "fork"),
                                                  ("spawn", "patchkit", "spawn"),
                                                  ("fork", "gevent", "fork"),
-                                                 ("spawn", "gevent", "spawn")])
+                                                 ("spawn", "gevent", "spawn"),
+                                                 ("forkserver", "patchkit", "fork")])
 def test_multiprocessing_children(tmp_path: Path, method: str, patcher: str, role: str) -> None:
     program = audited(tmp_path, "mp_children.py", method, patcher, cwd=APPS)
     run = program.finish(timeout=60)
@@ -37,7 +38,12 @@ def test_multiprocessing_children(tmp_path: Path, method: str, patcher: str, rol
     for pid in children:
         entry = processes.get(pid)
         assert entry is not None, (pid, processes)
-        assert entry["role"] == role and entry["ppid"] == program.pid, entry
+        assert entry["role"] == role, entry
+        if method == "forkserver":  # forked by the fork server, a spawned child of the parent
+            server = processes[entry["ppid"]]
+            assert server["role"] == "spawn" and server["ppid"] == program.pid, server
+        else:
+            assert entry["ppid"] == program.pid, entry
         assert entry["ended"] is True, entry
         # A fork's status is its own os._exit code; a spawned interpreter's may be unknown.
         assert entry["exit_code"] in ((0,) if role == "fork" else (0, None)), entry

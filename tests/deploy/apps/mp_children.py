@@ -1,6 +1,6 @@
 """A parent that starts 2 multiprocessing children; each child blocks its own hub.
 
-    python mp_children.py START_METHOD PATCHER     # fork | spawn, patchkit | gevent
+    python mp_children.py START_METHOD PATCHER     # fork | spawn | forkserver, patchkit | gevent
 
 Each child prints ``CHILD <pid>``; the parent prints ``PARENT <pid> <exit codes>``.
 A spawned child imports this file again (as ``__mp_main__``), so it patches the same way.
