@@ -32,6 +32,7 @@ CASES = {
     "plugin": "benchmarks.bench_plugin",
     "static": "benchmarks.bench_static",
     "gunicorn": "benchmarks.bench_gunicorn",
+    "monitor": "benchmarks.bench_monitor",
 }
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ("startup", "hotpath", "audit", "scale", "plugin", "static", "gunicorn")
+CASES = ("startup", "hotpath", "audit", "scale", "plugin", "static", "gunicorn", "monitor")
 
 pytestmark = pytest.mark.xdist_group("benchmarks")
 

@@ -6,17 +6,32 @@ the same thing, and so the wording can be read and changed in one place.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .detectors import Observation
-from .detectors.imports import KNOWN_PACKAGES
+from .detectors.events import AuditEvents, ImportRecord
+from .detectors.imports import KNOWN_PACKAGES, Attribution
 from .frames import Callee, FrameInfo
+
+if TYPE_CHECKING:
+    from .collect import EarlyImport
 
 __all__ = ["Context", "advise"]
 
 _THREADPOOL = "run it in gevent's threadpool: gevent.get_hub().threadpool.apply(func, args)"
 _CPU = ("move this CPU work to gevent's threadpool (gevent.get_hub().threadpool.apply), "
         "or yield with gevent.sleep(0) inside the loop")
+_NATIVE_LOCKS = ("_thread.lock.", "_thread.RLock.")
+
+
+def _applied_patchers() -> frozenset[str]:
+    core = sys.modules.get("patchkit._core")
+    try:
+        return frozenset(core.applied()) if core is not None else frozenset()
+    except Exception:
+        return frozenset()
 
 
 @dataclass
@@ -28,11 +43,30 @@ class Context:
         patchers: Names of the patchers registered with patchkit.
         imported: Known packages (see ``KNOWN_PACKAGES``) the target imported, as seen
             by the post-import hooks.
+        applied: Names of the patchers applied (default: ``patchkit.applied()`` now).
+        imports: Modules imported before patching finished and their stacks (default:
+            those the audit hook of this process recorded), to say why a module holding
+            an original was imported early.
     """
 
     stale: dict[tuple[str, str], str] = field(default_factory=dict)
     patchers: frozenset[str] = frozenset()
     imported: frozenset[str] = frozenset()
+    applied: frozenset[str] = field(default_factory=_applied_patchers)
+    imports: list[ImportRecord] | None = None
+    _early: dict[str, EarlyImport | None] = field(default_factory=dict, init=False,
+                                                 repr=False)
+
+    def early(self, module: str) -> EarlyImport | None:
+        """Why *module* was imported before patching, when the program did not import it."""
+        if module not in self._early:
+            from .collect import early_import
+
+            imports = self.imports if self.imports is not None else \
+                AuditEvents.current_imports()
+            self._early[module] = early_import(module, imports, Attribution()) \
+                if imports else None
+        return self._early[module]
 
 
 def _known(callee: Callee | None, package: str | None, frame: FrameInfo | None,
@@ -50,14 +84,21 @@ def _known_fix(package: str, context: Context) -> str:
     from patchkit.knowledge import fix_for
 
     known = fix_for(package) or KNOWN_PACKAGES[package]
+    if package in context.applied:
+        return (f"check that nothing undid what the patcher set (for psycopg2 the wait "
+                "callback: psycopg2.extensions.get_wait_callback() must be patchkit's); "
+                f"otherwise it is {package}'s own work on the hub's thread: {_THREADPOOL}"
+                if package == "psycopg2" else
+                f"it is {package}'s own work on the hub's thread, which its patcher does "
+                f"not make cooperative: {_THREADPOOL}")
     if package in context.patchers:
         return (f"the {package} patcher was not applied: don't pass {package}=False to "
                 f"patch_all() (or call patchkit.patch({package!r})); {known}")
     return known
 
 
-def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu: bool,
-              frame: FrameInfo | None, context: Context) -> tuple[str, str | None]:
+def _special(obs: Observation, callee: Callee | None) -> tuple[str, str] | None:
+    """Causes named by what was called, whatever else is true of it."""
     name = callee.name if callee else None
     if obs.detail.startswith("DNS"):
         return (f"original {name} resolved a name on the hub's thread",
@@ -67,6 +108,40 @@ def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu:
         return ("a blocking, unpatched socket connected on the hub's thread",
                 "create the socket after patch_all() through socket.socket (not a class "
                 "captured before patching)")
+    if obs.detail == "os.system" or name == "os.system":
+        return ("os.system waits for its command on the hub's thread: gevent has no "
+                "cooperative os.system, patched or not",
+                "run the command with subprocess (subprocess.run(command, shell=True)), "
+                "which patch_all() makes cooperative")
+    if name is not None and name.startswith(_NATIVE_LOCKS):
+        lock = (callee.expr if callee and callee.expr else name).removesuffix(".__enter__")
+        lock = lock.removesuffix(".acquire")
+        return (f"a greenlet waited for {lock}, a lock created before patching (an "
+                f"original {name.rpartition('.')[0]}), while a native thread held it: "
+                "the wait blocks the hub",
+                "create the lock after patch_all() (threading.Lock() is then gevent's); "
+                "if a native thread must share it, wait for it in gevent's threadpool "
+                f"(gevent.get_hub().threadpool.apply({lock}.acquire)) or hand work over "
+                "with gevent.get_hub().loop.run_callback_threadsafe")
+    return None
+
+
+def _stale_fix(holder: str | None, original: str, context: Context) -> str:
+    early = context.early(holder) if holder and holder != "__main__" else None
+    if early is not None:
+        return f"{early.why}; {early.fix}"
+    if holder and holder != "__main__":
+        return (f"import {holder} after patch_all(), or call {original} through its "
+                "module at call time so the patched version runs")
+    return f"look {original} up after patch_all() (call it through its module)"
+
+
+def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu: bool,
+              frame: FrameInfo | None, context: Context) -> tuple[str, str | None]:
+    name = callee.name if callee else None
+    special = _special(obs, callee)
+    if special is not None:
+        return special
     if obs.detail.startswith("spawned here"):
         if callee is not None and callee.original:
             return (f"a greenlet spawned here ran the original {name}, which blocks the hub",
@@ -78,14 +153,9 @@ def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu:
     root = (callee.expr or "").partition(".")[0] if callee else ""
     stale = context.stale.get((holder or "", root))
     if callee is not None and (callee.original or stale):
-        original = stale or name
-        if holder and holder != "__main__" and stale:
-            fix = (f"import {holder} after patch_all(), or call {original} through its "
-                   "module at call time so the patched version runs")
-        else:
-            fix = f"look {original} up after patch_all() (call it through its module)"
+        original = stale or name or "?"
         return (f"{root} is the original {original}, bound before patching; each call "
-                "blocks the hub", fix)
+                "blocks the hub", _stale_fix(holder if stale else None, original, context))
     if callee is not None and callee.original_class:
         kind = name.rpartition(".")[0] if name else "object"
         return (f"an object of the original (unpatched) {kind} class blocked the hub",
@@ -93,13 +163,34 @@ def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu:
                 "patching)")
     known = _known(callee, package, frame, context)
     if known is not None:
-        return (f"a blocking call into {known} held the hub", _known_fix(known, context))
+        applied = f" although the {known} patcher is applied" if known in context.applied \
+            else ""
+        return (f"a blocking call into {known} held the hub{applied}", _known_fix(known, context))
     if cpu or (callee is None and not obs.detail):
         return ("Python code ran without yielding to the hub", _CPU)
     if name:
         return (f"a call to {name} held the hub", f"make it cooperative or {_THREADPOOL}")
     return ("the hub was held without a switch; " + (obs.detail or "cause unknown"),
             f"find the blocking call in the stack; {_THREADPOOL}")
+
+
+def _start_up(obs: Observation, frame: FrameInfo | None) -> tuple[str, str]:
+    from .startup import FIRST_USE
+
+    module = obs.module or "a module"
+    if obs.detail == FIRST_USE:
+        where = f" inside {frame.function}" if frame is not None else ""
+        return (f"importing {module} held the hub once, on first use: the first request "
+                "that reached this line paid for the import (start-up cost, not steady "
+                "state)",
+                f"import {module} at module level (at start-up) rather than{where}, so no "
+                "request pays for it; for a pre-fork server, import it before the fork "
+                "(gunicorn --preload)")
+    return (f"importing {module} held the hub once, while the program started (start-up "
+            "cost, not steady state)",
+            f"nothing recurs: {module} is imported once. If start-up time matters, import "
+            "it before the program starts serving, or before the fork of a pre-fork "
+            "server (gunicorn --preload)")
 
 
 _MISBEHAVIOR = {
@@ -118,20 +209,38 @@ _MISBEHAVIOR = {
 }
 
 
+def _stale_reference(obs: Observation, context: Context) -> tuple[str, str]:
+    how = {"default": "as a default argument", "base class": "as a base class"}.get(
+        obs.detail, "")
+    message = (f"{obs.module}.{obs.name} holds the original {obs.original} {how}".rstrip()
+               + ", captured before patching: calls through it block the hub")
+    if obs.module == "__main__":
+        return message, (f"call patchkit.patch_all() before binding {obs.name}, or refer "
+                         f"to {obs.original} at call time")
+    early = context.early(obs.module or "")
+    if early is not None:
+        return message, f"{early.why}; {early.fix}"
+    return message, (f"import {obs.module} after patch_all(), or refer to {obs.original} "
+                     "at call time")
+
+
 def advise(obs: Observation, callee: Callee | None, package: str | None, cpu: bool,
-           frame: FrameInfo | None, context: Context) -> tuple[str, str | None]:
-    """``(message, fix)`` for a finding first seen as *obs*."""
+           frame: FrameInfo | None, context: Context,
+           inner: Callee | None = None) -> tuple[str, str | None]:
+    """``(message, fix)`` for a finding first seen as *obs*.
+
+    *inner* is what the innermost frame waited in when that is not what the reported
+    line calls (the line calls ``lzma.compress``, which waits in a C method).
+    """
     if obs.kind == "blocking":
-        return _blocking(obs, callee, package, cpu, frame, context)
+        message, fix = _blocking(obs, callee, package, cpu, frame, context)
+        if inner is not None and callee is not None and inner.name != callee.name:
+            message += f" (waiting inside {inner.name})"
+        return message, fix
+    if obs.kind == "start-up":
+        return _start_up(obs, frame)
     if obs.kind == "stale-reference":
-        how = {"default": "as a default argument", "base class": "as a base class"}.get(
-            obs.detail, "")
-        return (f"{obs.module}.{obs.name} holds the original {obs.original} {how}".rstrip()
-                + ", captured before patching: calls through it block the hub",
-                f"import {obs.module} after patch_all(), or refer to {obs.original} at call "
-                "time" if obs.module != "__main__" else
-                f"call patchkit.patch_all() before binding {obs.name}, or refer to "
-                f"{obs.original} at call time")
+        return _stale_reference(obs, context)
     if obs.kind == "late-patch":
         return (obs.detail, f"call patchkit.patch_all() before `import {obs.module}` "
                             "(the program's first line), or run with --patch")

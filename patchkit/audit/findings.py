@@ -20,6 +20,10 @@ from .detectors.imports import Attribution
 from .detectors.sampler import HubCallback, Sample, dominant_callee
 from .detectors.switches import RawBlock
 from .frames import Callee, FrameInfo, Stack
+from .startup import as_start_up
+
+STDLIB = "stdlib"
+"""``Finding.package`` of a site in the standard library's own code."""
 
 __all__ = ["Finding", "StackFrame", "HubBlock", "EVENTS_PER_FINDING", "Site", "find_site", "held_the_hub",
            "blocks_to_observations", "callback_observations",
@@ -213,14 +217,24 @@ def _path(file: str) -> str:
     return file if file.startswith("<") else os.path.abspath(file)
 
 
-def _callee(obs: Observation, site: Site) -> Callee | None:
-    if obs.callee is not None:
-        return obs.callee
-    if site.called is not None:
-        called = site.called
-        return Callee(f"{called.module}.{called.function}" if called.module else called.function,
-                      called.module)
-    return None
+def _callee(obs: Observation, site: Site) -> tuple[Callee | None, Callee | None]:
+    """``(what the site's line calls, what the innermost frame waited in)``.
+
+    A callee is always one the reported line calls: when the site is not the innermost
+    frame (an app line calling ``lzma.compress``, which waits in a C method), the line's
+    callee is the frame it called, and the C callee is kept as the inner one.
+    """
+    called = site.called
+    line_callee = None
+    if called is not None:
+        line_callee = Callee(f"{called.module}.{called.function}" if called.module
+                             else called.function, called.module)
+    if obs.callee is None:
+        return line_callee, None
+    if line_callee is None or obs.site is not None or obs.detail.startswith("spawned") \
+            or not obs.stack or obs.stack[-1] == site.frame:
+        return obs.callee, None  # a spawned function's stack is where it was spawned
+    return line_callee, obs.callee
 
 
 @dataclass
@@ -228,6 +242,7 @@ class _Group:
     first: Observation
     site: Site
     callee: Callee | None
+    inner: Callee | None = None
     count: int = 0
     total: float = 0.0
     longest: float = -1.0
@@ -245,14 +260,15 @@ def aggregate(observations: Iterable[Observation], attribution: Attribution,
     """
     groups: dict[tuple[Any, ...], _Group] = {}
     for obs in observations:
+        obs = as_start_up(obs, attribution)
         site = Site(obs.site, attribution.classify(obs.site)[1]) if obs.site else \
             find_site(obs.stack, attribution)
-        callee = _callee(obs, site)
+        callee, inner = _callee(obs, site)
         frame = site.frame
         label = obs.detail.partition(" ")[0] if obs.kind == "misbehavior" else None
         key = (obs.kind, frame and (frame.file, frame.line, frame.function),
                callee and callee.name, obs.module, obs.name, label)
-        group = groups.setdefault(key, _Group(obs, site, callee))
+        group = groups.setdefault(key, _Group(obs, site, callee, inner))
         group.count += 1
         group.total += obs.duration or 0.0
         group.cpu_votes.append(obs.cpu)
@@ -271,8 +287,10 @@ def _finding(group: _Group, attribution: Attribution, context: advice.Context) -
     if package is None and callee is not None and callee.home:
         package = attribution.module_distribution(callee.home)
     frame = site.frame
+    if package is None and frame is not None:
+        package = _owner(frame, attribution)
     cpu = sum(group.cpu_votes) * 2 > len(group.cpu_votes)
-    message, fix = advice.advise(obs, callee, package, cpu, frame, context)
+    message, fix = advice.advise(obs, callee, package, cpu, frame, context, group.inner)
     return Finding(
         kind=obs.kind, file=_path(frame.file) if frame else None,
         line=frame.line or None if frame else None,
@@ -282,6 +300,18 @@ def _finding(group: _Group, attribution: Attribution, context: advice.Context) -
         original=obs.original, stack=_trim(group.stack, attribution),
         message=message, fix=fix, events=_kept(group.events),
         events_omitted=max(len(group.events) - EVENTS_PER_FINDING, 0))
+
+
+def _owner(frame: FrameInfo, attribution: Attribution) -> str | None:
+    """``"stdlib"`` for the standard library's code, gevent's (or patchkit's) top-level
+    name for theirs, None for the program's own: only the program's code is "your code"."""
+    origin, _ = attribution.classify(frame)
+    if origin == "stdlib":
+        return STDLIB
+    if origin == "engine":
+        top = (frame.module or "").partition(".")[0]
+        return top if top and top != "__main__" else None
+    return None
 
 
 def _kept(events: list[HubBlock]) -> list[HubBlock]:

@@ -4,14 +4,17 @@ Frames are copied into :class:`FrameInfo` tuples at once so no frame (and none o
 its locals) outlives the moment it was seen. The callee of a frame blocked in a C
 call is read from the source span CPython records for the current instruction
 (``co_positions``, 3.11+), so ``libc.usleep(200000)`` names ``libc.usleep`` even
-though no Python frame exists for it.
+though no Python frame exists for it; a frame entering a ``with`` block waits in the
+context manager's ``__enter__`` (``with lock:`` names ``lock.__enter__``).
 """
 
 from __future__ import annotations
 
 import ast
+import dis
 import linecache
 import sys
+import textwrap
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +22,7 @@ from typing import Any
 __all__ = ["FrameInfo", "Stack", "Callee", "capture_stack", "call_expression", "resolve_callee"]
 
 _MISSING = object()
+_BEFORE_WITH = dis.opmap.get("BEFORE_WITH", -1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,9 @@ def _parse_call(code: types.CodeType, lasti: int) -> str | None:
     if not lines or not lines[0]:
         return None
     lines[-1] = lines[-1].encode()[:end_col].decode(errors="replace")
+    if lasti < len(code.co_code) and code.co_code[lasti] == _BEFORE_WITH:
+        item = _with_item(code, lasti, positions, lines, col)
+        return f"{ast.unparse(item)}.__enter__" if item is not None else None
     lines[0] = lines[0].encode()[col:].decode(errors="replace")
     try:
         node = ast.parse("".join(lines).strip(), mode="eval").body
@@ -103,6 +110,34 @@ def _parse_call(code: types.CodeType, lasti: int) -> str | None:
     if not isinstance(node, ast.Call):
         return None
     return ast.unparse(node.func)
+
+
+def _with_item(code: types.CodeType, lasti: int, positions: list[Any], lines: list[str],
+               col: int) -> ast.expr | None:
+    """The context manager a ``BEFORE_WITH`` at *lasti* enters.
+
+    3.13 gives the instruction the item's own span; 3.11 and 3.12 the whole ``with``
+    statement, whose items are entered in order (one ``BEFORE_WITH`` each).
+    """
+    first = lines[0].encode()
+    try:
+        return ast.parse(first[col:].decode(errors="replace") + "".join(lines[1:]),
+                         mode="eval").body
+    except SyntaxError:
+        pass
+    source = textwrap.dedent(" " * col + first[col:].decode(errors="replace")
+                             + "".join(lines[1:]))
+    try:
+        statement = ast.parse(source).body[0]
+    except (SyntaxError, IndexError):
+        return None
+    if not isinstance(statement, ast.With):
+        return None
+    earlier = sum(1 for offset in range(0, lasti, 2)
+                  if code.co_code[offset] == _BEFORE_WITH
+                  and positions[offset // 2] == positions[lasti // 2])
+    items = statement.items
+    return items[earlier].context_expr if earlier < len(items) else None
 
 
 def _lookup(frame: types.FrameType, name: str) -> Any:

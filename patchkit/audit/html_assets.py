@@ -68,7 +68,7 @@ tbody tr:hover{background:#eef3fb}tbody tr.sel{background:#fde9e7}
 .kind{display:inline-block;padding:0 6px;border-radius:3px;color:#fff;font-size:12px}
 .kind.blocking{background:var(--blocking)}.kind.stale-reference{background:var(--stale-reference)}
 .kind.late-patch{background:var(--late-patch)}.kind.misbehavior{background:var(--misbehavior)}
-.kind.unpatched{background:var(--unpatched)}.kind.loop-lag{background:#8a6d1d}
+.kind.unpatched{background:var(--unpatched)}.kind.start-up{background:#5b7fa6}svg .start-up{fill:#5b7fa6}.kind.loop-lag{background:#8a6d1d}
 .kind.unaudited-process{background:var(--unpatched)}svg .loop-lag{fill:#8a6d1d}
 .empty{color:#1f6f3f;font-weight:600}
 """

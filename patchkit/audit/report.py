@@ -167,7 +167,7 @@ def render_terminal(report: Report, console: Console) -> None:
         console.print(Text("  nothing blocked the hub above the threshold", style="green"))
         return
     for name, items in _groups(report.findings):
-        total = sum(f.total_s for f in items)
+        total = sum(f.total_s for f in items if f.kind == "blocking")
         title = f"{name} - {_seconds(total)}" if total else name
         console.rule(Text(title, style="bold"), align="left", characters="-")
         for finding in items:

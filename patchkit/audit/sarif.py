@@ -56,6 +56,13 @@ RULES: dict[str, tuple[str, str, str, str, str]] = {
         "NeverPatched", "error", "The program never patched",
         "Nothing the program did was cooperative: every blocking call blocked the hub.",
         "Call patchkit.patch_all() on the program's first line, or run with --patch."),
+    "start-up": (
+        "StartUpBlocking", "note", "An import held the gevent hub once",
+        "While a module was being imported (at start-up, or on the first request that "
+        "reached a lazy import) no other greenlet ran; it is paid once, not by every "
+        "request.",
+        "Import it at module level, at start-up (before a pre-fork server forks), so no "
+        "request pays for it."),
     "loop-lag": (
         "LoopLag", "warning", "The hub's loop ran late",
         "Timers, timeouts and heartbeats fired late because greenlets held the hub, "

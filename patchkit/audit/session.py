@@ -185,7 +185,8 @@ class Session:
             observations = self._observations(attribution, target_file)
             context = advice.Context(
                 stale={(r.module, r.name): r.original for r in list(self.stale.found.values())},
-                patchers=_patcher_names(), imported=self.known.names())
+                patchers=_patcher_names(), imported=self.known.names(),
+                imports=list(self.events.imports))
             findings = aggregate(observations, attribution, context, origin=self.started)
             largest = max((f.max_s for f in findings if f.kind == "blocking"), default=0.0)
             lag = lag_finding(self.loop, self.started, largest)

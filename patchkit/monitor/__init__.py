@@ -37,6 +37,12 @@ def current() -> Any:
     return monitor if monitor is not None and monitor.running else None
 
 
+def _at_exit() -> None:
+    monitor = current()
+    if monitor is not None and _state["pid"] == os.getpid():
+        monitor.close()
+
+
 def _after_fork_in_child() -> None:
     monitor = current()
     if monitor is not None:
@@ -68,7 +74,10 @@ def start(settings: MonitorSettings | None = None, **changes: Any) -> Any:
     monitor.start()
     _state.update(monitor=monitor, pid=os.getpid())
     if not _state["hooked"]:
+        import atexit
+
         os.register_at_fork(after_in_child=_after_fork_in_child)
+        atexit.register(_at_exit)
         _state["hooked"] = True
     return monitor
 

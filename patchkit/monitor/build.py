@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,37 +18,53 @@ __all__ = ["Sample", "segments", "block_event", "lag_event"]
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """The hub thread's stack at ``at``; ``key`` names the greenlet (or hub callback)."""
+    """The hub thread's stack at ``at``; ``owner`` is the greenlet's bottom frame (or the
+    hub callback's function): held until the turn is reported, so a finished greenlet's
+    frame cannot be freed and its address reused by the next greenlet's."""
 
     at: float
-    key: int
+    owner: object
     stack: Stack
     callee: Callee | None
+    busy: bool = False
 
 
-def segments(start: float, end: float,
-             samples: list[Sample]) -> list[tuple[float, float, Sample | None]]:
+Segment = tuple[float, float, "Sample | None", "list[Sample]"]
+
+
+def segments(start: float, end: float, samples: list[Sample],
+             period: float = 0.002) -> list[Segment]:
     """Split the turn ``[start, end]`` among the greenlets the samples saw, in order.
 
-    Consecutive samples of one greenlet are one segment; a boundary lies halfway between
-    the last sample of one and the first of the next, so the segments cover the turn
-    exactly. With no sample (a call that held the GIL for the whole turn), the turn is
+    Consecutive samples of one greenlet are one segment, and the segments cover the turn
+    exactly. A boundary lies halfway between the last sample of one and the first of the
+    next -- except next to CPU work: a greenlet holding the GIL delays the sample after it
+    starts (the sampler waits for the GIL), so when only the later one computed, it began
+    soon after the earlier one's last sample, and when only the earlier one computed, it
+    ran until shortly before the later one's first. With no sample (a call that held the GIL for the whole turn), the turn is
     one segment with no stack.
     """
     if not samples:
-        return [(start, end, None)]
+        return [(start, end, None, [])]
     groups: list[list[Sample]] = []
     for sample in samples:
-        if groups and groups[-1][-1].key == sample.key:
+        if groups and groups[-1][-1].owner is sample.owner:
             groups[-1].append(sample)
         else:
             groups.append([sample])
-    out = []
-    for index, group in enumerate(groups):
-        seg_start = start if index == 0 else (groups[index - 1][-1].at + group[0].at) / 2
-        seg_end = end if index == len(groups) - 1 else (group[-1].at + groups[index + 1][0].at) / 2
-        out.append((seg_start, seg_end, _representative(group)))
-    return out
+    cuts = [_boundary(a[-1], b[0], period) for a, b in zip(groups, groups[1:])]
+    edges = [start, *cuts, end]
+    return [(edges[i], edges[i + 1], _representative(group), group)
+            for i, group in enumerate(groups)]
+
+
+def _boundary(last: Sample, first: Sample, period: float) -> float:
+    middle = (last.at + first.at) / 2
+    if first.busy and not last.busy:
+        return min(middle, last.at + period / 2)
+    if last.busy and not first.busy:
+        return max(middle, first.at - period / 2)
+    return middle
 
 
 def _representative(group: list[Sample]) -> Sample:
@@ -66,13 +83,18 @@ def _frame(frame: Any) -> dict[str, Any]:
     return {"file": frame.file, "line": frame.line, "function": frame.function}
 
 
-def block_event(monitor: Monitor, start: float, end: float,
-                sample: Sample | None) -> dict[str, Any]:
-    """A ``block`` event: the real duration, the call site, its stack and package."""
+def block_event(monitor: Monitor, start: float, end: float, sample: Sample | None,
+                group: list[Sample] | None = None) -> dict[str, Any]:
+    """A ``block`` event: the real duration, the call site, its stack and package.
+
+    *group* is every sample of the segment: the callee is the one seen in most of them
+    (a CPU loop is caught inside ``time.perf_counter()`` now and then).
+    """
+    from ..audit.detectors.sampler import dominant_callee
     from ..audit.findings import find_site
 
     event: dict[str, Any] = {"event": "block", "time": now_iso(), "pid": os.getpid(),
-                             "duration_s": round(end - start, 6)}
+                             "duration_s": round(end - start, 6), "started": _epoch(start)}
     if sample is None or not sample.stack:
         event.update(file=None, line=None, function=None, stack=[], package=None,
                      callee=None, detail="no Python frame ran while it lasted (a C function run as a "
@@ -80,7 +102,7 @@ def block_event(monitor: Monitor, start: float, end: float,
         return event
     site = find_site(sample.stack, monitor._attribution)
     frame = site.frame or sample.stack[-1]
-    callee = sample.callee
+    callee = dominant_callee([s.callee for s in group]) if group else sample.callee
     event.update(_frame(frame), stack=[_frame(f) for f in reversed(sample.stack)],
                  package=site.package, callee=callee.name if callee is not None else None,
                  cpu=callee is None)
@@ -90,4 +112,10 @@ def block_event(monitor: Monitor, start: float, end: float,
 def lag_event(start: float, end: float, greenlets: int) -> dict[str, Any]:
     """A ``lag`` event: one loop turn ran several greenlets' blocks back to back."""
     return {"event": "lag", "time": now_iso(), "pid": os.getpid(),
-            "duration_s": round(end - start, 6), "greenlets": greenlets}
+            "duration_s": round(end - start, 6), "started": _epoch(start),
+            "greenlets": greenlets}
+
+
+def _epoch(moment: float) -> float:
+    """A perf_counter moment as seconds since the epoch."""
+    return round(time.time() - (time.perf_counter() - moment), 6)

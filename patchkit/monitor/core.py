@@ -36,6 +36,7 @@ __all__ = ["Monitor"]
 
 _MAX_SAMPLES = 256  # per turn; a turn sampled longer keeps its first ones
 _MAX_PENDING = 1_000  # closed turns waiting for the monitor's thread
+_GIL_BUSY = 0.003  # the GIL is handed over after sys.getswitchinterval() (5 ms)
 
 
 class Monitor:
@@ -147,8 +148,9 @@ class Monitor:
         self._start_thread()
 
     def stop(self) -> None:
-        """Stop the watchers (call on the hub's thread) and the thread; idempotent."""
-        self.running = False
+        """Stop the watchers (call on the hub's thread) and the thread, and send the last
+        summary; idempotent."""
+        self.close()
         if self._undo_hub is not None:
             self._undo_hub()
             self._undo_hub = None
@@ -159,9 +161,6 @@ class Monitor:
                 watcher.close()
             except Exception:  # the loop may be destroyed already
                 pass
-        lock, self._stop_lock = self._stop_lock, None
-        if lock is not None:
-            lock.release()
 
     # -- on the monitor's thread ---------------------------------------------------------
 
@@ -172,25 +171,31 @@ class Monitor:
             self._attribution._distributions()
         next_summary = time.monotonic() + settings.summary
         wait = settings.threshold / 2
-        while not stop.acquire(True, wait):
+        while True:
+            due = time.perf_counter() + wait
+            if stop.acquire(True, wait):
+                break
             try:
-                wait = self._tick()
+                # Woken late by more than a few ms: the hub's thread held the GIL, so it
+                # was running bytecode (CPU work), whatever call a sample catches it in.
+                wait = self._tick(time.perf_counter() - due > _GIL_BUSY)
                 if time.monotonic() >= next_summary:
                     next_summary = time.monotonic() + settings.summary
                     self._summary()
             except Exception:  # never let the monitor's thread die on one bad sample
                 wait = settings.threshold / 2
-        self._summary()  # what the rate limit held back since the last one
 
-    def _tick(self) -> float:
+    def _tick(self, busy: bool = False) -> float:
         settings = self.settings
         start = self._turn
         age = time.perf_counter() - start
         if age >= settings.threshold / 2:
-            self._sample(start)
+            self._sample(start, busy)
             wait = settings.period
-        else:
-            wait = min(max(settings.threshold / 2 - age, settings.period), 0.05)
+        elif start == math.inf:  # between turns (the loop polls): look again in a while
+            wait = settings.threshold / 2
+        else:  # a young turn: look when it would be overdue
+            wait = max(settings.threshold / 2 - age, settings.period)
         while self._closed:
             turn_start, turn_end = self._closed.popleft()
             began = time.perf_counter()
@@ -201,7 +206,7 @@ class Monitor:
                 del self._samples[key]
         return wait
 
-    def _sample(self, start: float) -> None:
+    def _sample(self, start: float, busy: bool) -> None:
         from ..audit.frames import capture_stack, resolve_callee
 
         frame = sys._current_frames().get(self._hub_ident)
@@ -210,28 +215,29 @@ class Monitor:
         bucket = self._samples.setdefault(start, [])
         if len(bucket) < _MAX_SAMPLES:
             # Copied now: the frame moves on, and must not be kept alive.
-            bucket.append(Sample(time.perf_counter(), self._greenlet_key(frame),
+            bucket.append(Sample(time.perf_counter(), self._owner(frame),
                                  capture_stack(frame, self.settings.stack),
-                                 resolve_callee(frame, self._originals)))
+                                 None if busy else resolve_callee(frame, self._originals),
+                                 busy))
 
-    def _greenlet_key(self, frame: types.FrameType) -> int:
+    def _owner(self, frame: types.FrameType) -> object:
         """Which greenlet (or hub callback) *frame* belongs to: its bottom frame."""
         bottom, above = frame, frame
         while bottom.f_back is not None:
             above, bottom = bottom, bottom.f_back
         if bottom.f_code is self._hub_run:
-            return id(above.f_code)  # a callback the hub runs: one per callback function
-        return id(bottom)
+            return above.f_code  # a callback the hub runs: one per callback function
+        return bottom
 
     def _report(self, start: float, end: float, samples: list[Sample]) -> None:
         from .build import block_event, lag_event, segments  # noqa: PLC0415
 
-        parts = segments(start, end, samples)
+        parts = segments(start, end, samples, self.settings.period)
         if len(parts) > 1:
             self._emit(lag_event(start, end, len(parts)), None, end - start)
-        for seg_start, seg_end, sample in parts:
+        for seg_start, seg_end, sample, group in parts:
             if seg_end - seg_start > self.settings.threshold or len(parts) == 1:
-                event = block_event(self, seg_start, seg_end, sample)
+                event = block_event(self, seg_start, seg_end, sample, group)
                 self._emit(event, (event.get("file"), event.get("line")),
                            event["duration_s"])
 
@@ -245,13 +251,27 @@ class Monitor:
             self.counts["sent"] += 1
             self.sink.send(event)
 
-    def _summary(self) -> None:
-        rows = self.limiter.summary()
+    def _summary(self, force: bool = False) -> None:
+        rows = self.limiter.summary(force)
         if rows is not None:
             self.sink.send({"event": "summary", "time": now_iso(), "pid": os.getpid(),
                             "period_s": self.settings.summary, "sites": rows,
                             "monitor_worst_stall_s": round(self.worst_stall, 6)})
 
-    def flush_summary(self) -> None:
-        """Send the summary now (at stop)."""
-        self._summary()
+    def close(self) -> None:
+        """At exit (on the main thread): report the turns the thread had no time for, and
+        send the last summary, so the summaries add up to every block."""
+        if not self.running:
+            return
+        self.running = False
+        lock, self._stop_lock = self._stop_lock, None
+        if lock is not None:
+            lock.release()
+        try:
+            self._on_prepare()  # a turn still open (the program ended inside it) ends now
+            while self._closed:
+                start, end = self._closed.popleft()
+                self._report(start, end, self._samples.pop(start, []))
+            self._summary(force=True)
+        except Exception:
+            pass

@@ -67,11 +67,12 @@ class Limiter:
         site.held += 1
         return False
 
-    def summary(self) -> list[dict[str, Any]] | None:
-        """Per-site rows since the last summary, if anything was held back; resets counts."""
+    def summary(self, force: bool = False) -> list[dict[str, Any]] | None:
+        """Per-site rows since the last summary, if anything was held back (or anything
+        was counted at all, with *force*: the last summary, at exit); resets counts."""
         rows = self.dropped
         self.dropped = []
-        if not rows and not any(s.held for s in self.sites.values()):
+        if not rows and not any(s.count if force else s.held for s in self.sites.values()):
             return None
         for site in self.sites.values():
             if site.count:

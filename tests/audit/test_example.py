@@ -15,6 +15,12 @@ def test_bundled_example(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "served 400 echoes\n"
     findings = json.loads(report.read_text())["findings"]
+    # Whether two of its blocks share one loop turn depends on scheduling; when they do,
+    # the hub's lateness exceeds the largest block and is reported beside them.
+    lag = [f for f in findings if f["kind"] == "loop-lag"]
+    findings = [f for f in findings if f["kind"] != "loop-lag"]
+    assert all(f["max_s"] > max(b["max_s"] for b in findings if b["kind"] == "blocking")
+               for f in lag)
     assert sorted(f["kind"] for f in findings) == [
         "blocking", "blocking", "blocking", "late-patch", "misbehavior", "stale-reference"]
     only(findings, kind="blocking", function="pause", callee="time.sleep", count=3)

@@ -15,8 +15,8 @@ from ..frames import Callee, FrameInfo, Stack
 
 __all__ = ["Kind", "Observation"]
 
-Kind = Literal["blocking", "stale-reference", "late-patch", "misbehavior", "unpatched",
-               "unaudited-process", "loop-lag"]
+Kind = Literal["blocking", "start-up", "stale-reference", "late-patch", "misbehavior",
+               "unpatched", "unaudited-process", "loop-lag"]
 
 
 @dataclass(slots=True)

@@ -9,7 +9,8 @@ socket or a DNS lookup, is an original blocking call -- named even when it takes
 millisecond. ``time.sleep`` raises an event only from Python 3.13.
 
 Before patching the hook records *imports* instead (where each module was first
-imported from), for the late-patch finding. Audit hooks cannot be removed, so the
+imported from), for the late-patch finding -- and while gevent's ``patch_all()`` runs,
+whose lock scan can import modules through lazy objects before ``time`` is patched. Audit hooks cannot be removed, so the
 hook is installed once and switched off with a flag.
 """
 
@@ -42,6 +43,19 @@ class ImportRecord:
 
     name: str
     stack: Stack
+
+
+def _inside_patching(frame: types.FrameType | None) -> bool:
+    """Whether gevent.monkey is patching further up the stack (it patches ``thread``
+    before ``time``: an import in between keeps the original ``time.sleep``)."""
+    for _ in range(200):
+        if frame is None:
+            return False
+        name = frame.f_globals.get("__name__")
+        if isinstance(name, str) and name.startswith("gevent.monkey"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _importer_stack(frame: types.FrameType | None) -> Stack:
@@ -83,6 +97,12 @@ class AuditEvents:
         """Switch the hook off; idempotent."""
         self.active = False
 
+    @classmethod
+    def current_imports(cls) -> list[ImportRecord]:
+        """The import records of the detector installed in this process (the hook is
+        per process), or none."""
+        return list(cls._installed[0].imports) if cls._installed else []
+
     def handle(self, event: str, args: tuple[Any, ...]) -> None:
         """Record *event* if it is an import before patching or an original blocking call."""
         if self.get_ident() != self.hub_ident or in_auditor_work():
@@ -92,7 +112,7 @@ class AuditEvents:
         except ValueError:
             return
         if event == "import":
-            if not self.patched():
+            if not self.patched() or _inside_patching(caller):
                 self._record_import(args[0], caller)
             return
         if not self.patched():

@@ -55,6 +55,16 @@ def _site_dirs() -> tuple[str, ...]:
     return tuple(d + os.sep for d in dirs)
 
 
+def _module_from_path(path: str, roots: tuple[str, ...]) -> str | None:
+    """The dotted module name of *path* under one of *roots* (``gunicorn.__main__``)."""
+    for root in roots:
+        if path.startswith(root):
+            parts = os.path.splitext(path[len(root):])[0].split(os.sep)
+            if all(part.isidentifier() for part in parts):
+                return ".".join(parts)
+    return None
+
+
 class Attribution:
     """Classifies frames and names their distribution; cached per file."""
 
@@ -82,8 +92,12 @@ class Attribution:
         return self._cache[key]
 
     def _classify(self, file: str, module: str | None) -> tuple[Origin, str | None]:
-        top = (module or "").partition(".")[0]
         path = os.path.realpath(file) if not file.startswith("<") else file
+        if module in (None, "__main__") and path.startswith(self._site):
+            # `python -m gunicorn` runs gunicorn/__main__.py as "__main__": the
+            # distribution is the one whose folder it is in.
+            module = _module_from_path(path, self._site) or module
+        top = (module or "").partition(".")[0]
         if top in ENGINE or path.startswith(_PATCHKIT_DIR + os.sep) or file.startswith("<frozen runpy"):
             return "engine", None
         if file.startswith("<frozen"):

@@ -8,8 +8,11 @@ wrapper records the error if it is one of gevent's misuse errors (``LoopExit``,
 ``BlockingSwitchOutError``, ``ConcurrentObjectUseError``, ...) or a greenlet
 cross-thread error, then calls what it wraps: nothing is swallowed or changed.
 
-Native threads alive when patching happens keep running as OS threads with the
-original primitives; those still alive at exit are reported.
+Native threads alive when patching first happens keep running as OS threads with the
+original primitives; those still alive at exit are reported. gevent's own threads (its
+threadpool, which the default resolver uses, and its monitor) are native by design and
+left out, and so is every thread noted at a later patch (a library patcher applied at
+its import): threads running then may have been started by gevent after patching.
 """
 
 from __future__ import annotations
@@ -59,6 +62,18 @@ def _traceback_stack(tb: types.TracebackType | None) -> Stack:
     return tuple(stack)
 
 
+_ENGINE = frozenset({"gevent", "greenlet", "patchkit"})
+
+
+def _is_engine_thread(frame: types.FrameType) -> bool:
+    """Whether the thread whose innermost frame is *frame* was started by gevent (or
+    patchkit): its outermost frame is their code (``gevent.threadpool``'s worker)."""
+    while frame.f_back is not None:
+        frame = frame.f_back
+    name = frame.f_globals.get("__name__")
+    return isinstance(name, str) and name.partition(".")[0] in _ENGINE
+
+
 def _thread_site(thread: Any) -> FrameInfo | None:
     """Where a native thread's code is: its target function, when it has one."""
     target = getattr(thread, "_target", None) or getattr(type(thread), "run", None)
@@ -81,6 +96,7 @@ class Misbehavior:
         self.observations: list[Observation] = []
         self._threads: dict[int, tuple[str, FrameInfo | None]] = {}
         self._undo: list[Callable[[], None]] = []
+        self._noted = False
         self.active = False
 
     def start(self) -> None:
@@ -144,13 +160,22 @@ class Misbehavior:
                 detail=f"{name} {where}: {text[0] if text else kind.__name__}"))
 
     def on_patch(self) -> None:
-        """Note the native threads running when patching happens (call on the hub's thread)."""
+        """Note the native threads running when patching first happens, except gevent's
+        own (call on the hub's thread); later calls note nothing."""
+        if self._noted:
+            return
+        self._noted = True
         skip = self.skip_idents()
-        for ident in current_frames():
-            if ident not in skip and ident not in self._threads:
-                thread = threading._active.get(ident)  # type: ignore[attr-defined]
-                name = thread.name if thread is not None else f"0x{ident:x}"
-                self._threads[ident] = (name, _thread_site(thread))
+        for ident, frame in current_frames().items():
+            if ident in skip or ident in self._threads:
+                continue
+            thread = threading._active.get(ident)  # type: ignore[attr-defined]
+            # A threading.Thread is the program's even when its current greenlet is a
+            # hub (gevent.sleep in a native thread); gevent starts its own with _thread.
+            if thread is None and _is_engine_thread(frame):
+                continue
+            name = thread.name if thread is not None else f"0x{ident:x}"
+            self._threads[ident] = (name, _thread_site(thread))
 
     def stop(self) -> None:
         """Undo the wrappers and report threads from before patching still alive; idempotent."""

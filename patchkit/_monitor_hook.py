@@ -2,7 +2,8 @@
 
 Loaded by gevent after every ``gevent.monkey.patch_all()`` (and after
 ``patchkit.patch_all()``, which announces the same event), so it must cost nothing
-when ``PATCHKIT_MONITOR`` is not set: one environment lookup, nothing imported.
+when ``PATCHKIT_MONITOR`` is not set: one environment lookup, nothing imported (it
+lives outside ``patchkit.monitor`` so that package is not imported either).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ def did_patch_all(event: object) -> None:
     if not os.environ.get("PATCHKIT_MONITOR"):
         return
     try:
-        from . import from_environment
+        from .monitor import from_environment
 
         from_environment()
     except Exception as exc:  # the program's patch_all must not fail because of us

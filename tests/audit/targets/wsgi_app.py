@@ -1,0 +1,6 @@
+"""A minimal WSGI app for gunicorn."""
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
