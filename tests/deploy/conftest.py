@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from audit.conftest import AuditRun, audit_command, only  # noqa: F401  (reused helpers)
@@ -43,6 +43,22 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+_STARTED: list[Program] = []  # this test's programs, killed with their groups at teardown
+
+
+@pytest.fixture(autouse=True)
+def _no_program_left_behind() -> Iterator[None]:
+    """Kill every program a test started, with its process group, however the test ended
+    (a failed assertion before ``finish()`` would otherwise leave a server running)."""
+    yield
+    while _STARTED:
+        program = _STARTED.pop()
+        program.kill_group()
+        if program.proc.returncode is None:  # never finished: reap it, close its pipes
+            program.proc.kill()
+            program.proc.communicate()
+
+
 class Program:
     """A program started in its own process group; ``finish()`` waits for it and reads
     ``report`` (when given) as JSON."""
@@ -54,6 +70,7 @@ class Program:
         self.proc = subprocess.Popen(argv, cwd=str(cwd), env=env or deploy_env(),
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      start_new_session=True, preexec_fn=_default_sigint)
+        _STARTED.append(self)
 
     @property
     def pid(self) -> int:
