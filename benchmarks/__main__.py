@@ -45,7 +45,7 @@ def machine() -> dict:
         "cpus": os.cpu_count(), "machine": uname.machine, "system": f"{uname.system} {uname.release}",
         "python": platform.python_version(), "gevent": gevent.__version__,
         "greenlet": greenlet.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "loadavg_start": list(os.getloadavg()),
     }
 

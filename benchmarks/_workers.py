@@ -74,7 +74,7 @@ def _serve(listener: socket.socket, connections: int, delay: float) -> int:
     for _ in range(connections):
         try:
             conn, _ = listener.accept()
-        except socket.timeout:
+        except TimeoutError:
             break
         handler = threading.Thread(target=_echo, args=(conn, delay), daemon=True)
         handler.start()

@@ -108,25 +108,43 @@ def overhead(rounds: int, clients: int, trips: int, tasks: int) -> dict:
     return out
 
 
-def instructions(clients: int, trips: int) -> dict:
-    """Instructions (callgrind) of one echo run per mode: deterministic, unlike wall time."""
+def _instructions(clients: int, trips: int, folder: str) -> dict[str, int]:
     command = [str(AUDIT_BENCH), "--worker", "echo", "--clients", str(clients), "--rounds",
                str(trips), "--repeats", "1"]
+    # Under valgrind everything runs ~50x slower, so every loop turn looks like a block;
+    # a threshold no turn reaches counts what the monitor costs when nothing blocks.
+    modes = dict(MODES, **{"patchkit monitor": {"PATCHKIT_MONITOR": "log=off,threshold=1000"}})
     counts = {}
+    for mode, extra in modes.items():
+        out = Path(folder, f"{mode.replace(' ', '_')}.{trips}.out")
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                        sys.executable, *command], env=_env(extra), check=True,
+                       capture_output=True, timeout=1200)
+        summary = next(line for line in out.read_text().splitlines()
+                       if line.startswith(("summary:", "totals:")))
+        counts[mode] = int(summary.split()[1])
+    return counts
+
+
+def instructions(clients: int, trips: int) -> dict:
+    """Instructions (callgrind) of an echo run per mode, at two sizes: the difference is
+    what the workload itself costs, apart from start-up (imports, patching)."""
     with tempfile.TemporaryDirectory() as folder:
-        for mode, extra in MODES.items():
-            out = Path(folder, f"{mode.replace(' ', '_')}.out")
-            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                            sys.executable, *command], env=_env(extra), check=True,
-                           capture_output=True, timeout=1200)
-            summary = next(line for line in out.read_text().splitlines()
-                           if line.startswith("summary:") or line.startswith("totals:"))
-            counts[mode] = int(summary.split()[1])
-    print(f"\ninstructions (callgrind), echo {clients}x{trips}, one run each:")
-    for mode, count in counts.items():
-        print(f"  {mode:<18}{count:>16,}{count / counts['bare']:>8.4f}")
-    return {mode: {"instructions": c, "ratio": round(c / counts["bare"], 5)}
-            for mode, c in counts.items()}
+        small = _instructions(clients, trips, folder)
+        large = _instructions(clients, 3 * trips, folder)
+    extra = 2 * clients * trips
+    print(f"\ninstructions (callgrind), echo {clients} clients x {trips} and x {3 * trips} "
+          "round trips; 'workload' is the difference (start-up excluded)")
+    print(f"  {'mode':<18}{'small run':>16}{'ratio':>8}{'per round trip':>16}{'ratio':>8}")
+    out = {}
+    base = (large["bare"] - small["bare"]) / extra
+    for mode in small:
+        per_trip = (large[mode] - small[mode]) / extra
+        out[mode] = {"instructions": small[mode], "ratio": round(small[mode] / small["bare"], 5),
+                     "per_round_trip": round(per_trip), "workload_ratio": round(per_trip / base, 5)}
+        print(f"  {mode:<18}{small[mode]:>16,}{small[mode] / small['bare']:>8.4f}"
+              f"{per_trip:>16,.0f}{per_trip / base:>8.4f}")
+    return out
 
 
 _BLOCKS = '''

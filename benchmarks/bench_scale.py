@@ -111,7 +111,7 @@ def measure(sizes: list[int], rounds: int, trips: int, delay: float, sleeps: int
             sleep_s: float, budget: float) -> list[dict]:
     rows = []
     for n in sizes:
-        echo = _interleaved(lambda mode: run_echo(mode, n, trips, delay, budget), rounds)
+        echo = _interleaved(lambda mode, n=n: run_echo(mode, n, trips, delay, budget), rounds)
         rows.append({
             "workload": "echo", "n": n, "trips_per_client": trips, "server_delay_s": delay,
             "rounds": rounds,
@@ -127,7 +127,7 @@ def measure(sizes: list[int], rounds: int, trips: int, delay: float, sleeps: int
             "runs": echo,
         })
         _print_row(rows[-1])
-        slept = _interleaved(lambda mode: run_sleep(mode, n, sleeps, sleep_s), rounds)
+        slept = _interleaved(lambda mode, n=n: run_sleep(mode, n, sleeps, sleep_s), rounds)
         rows.append({
             "workload": "sleep", "n": n, "sleeps_per_task": sleeps, "sleep_s": sleep_s,
             "rounds": rounds,

@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import sys
 import threading
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Protocol
 
@@ -367,29 +368,49 @@ def patched(*names: str, **flags: bool) -> Iterator[list[Swap]]:
                 _notify("did_unpatch", undone)
 
 
-def is_patched(module_name: str) -> bool:
-    """Whether any attribute of *module_name* is currently swapped (by patchkit or gevent)."""
+def _module_name(module: str | types.ModuleType) -> str:
+    if isinstance(module, types.ModuleType):
+        return module.__name__
+    if isinstance(module, str):
+        return module
+    raise TypeError(f"expected a module or a module name, not {type(module).__name__}")
+
+
+def is_patched(module: str | types.ModuleType) -> bool:
+    """Whether any attribute of *module* (a module or its name) is currently swapped.
+
+    Swaps made by patchkit and by ``gevent.monkey`` both count.
+
+    Raises:
+        TypeError: *module* is neither a module nor a string.
+    """
+    name = _module_name(module)
     _reconcile()
-    return module_name in _state.ledger.modules()
+    return name in _state.ledger.modules()
 
 
-def get_original(module_name: str, attribute: str) -> Any:
-    """The object *module_name.attribute* held before patching (the current one if unpatched).
+def get_original(module: str | types.ModuleType, attribute: str) -> Any:
+    """What *module.attribute* held before patching (the current object if unpatched).
 
-    Agrees with ``gevent.monkey.get_original``.
+    *module* is a module or its name (``time`` or ``"time"``). Agrees with
+    ``gevent.monkey.get_original``.
 
     Raises:
         AttributeError: the attribute did not exist before patching and does not now.
-        ImportError: the module cannot be imported.
+        ImportError: a module name that cannot be imported.
+        TypeError: *module* is neither a module nor a string.
     """
+    name = _module_name(module)
     _reconcile()
-    swap = _state.ledger.find(module_name, attribute)
+    swap = _state.ledger.find(name, attribute)
     if swap is not None:
         if swap.original is MISSING:
-            raise AttributeError(f"module {module_name!r} had no attribute {attribute!r} "
+            raise AttributeError(f"module {name!r} had no attribute {attribute!r} "
                                  "before patching")
         return swap.original
-    return getattr(importlib.import_module(module_name), attribute)
+    if isinstance(module, types.ModuleType):
+        return getattr(module, attribute)
+    return getattr(importlib.import_module(name), attribute)
 
 
 def ledger() -> list[Swap]:

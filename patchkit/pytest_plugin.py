@@ -226,7 +226,7 @@ def patchkit_findings(request: pytest.FixtureRequest) -> Any:
         window = request.node.stash.get(_WINDOW, None)
         if window is None:
             return []
-        found = window.findings(item=request.node)
+        found: list[Any] = window.findings(item=request.node)
         window.consumed = [*(window.consumed or ()), *found]
         return found
 

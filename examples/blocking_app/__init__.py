@@ -14,7 +14,7 @@ thread.
 import threading
 import time
 
-from . import helpers
+from . import helpers  # noqa: F401  -- imported before patching, on purpose
 
 _stop = threading.Event()
 

@@ -1,8 +1,8 @@
 """``python -m patchkit.audit [options] TARGET [args...]``: argument parsing only.
 
 Options come before TARGET (a script, ``-m module``, or a bare module name); every
-argument from TARGET on belongs to the target. Bad input is one line on stderr
-and exit status 2, before the target runs.
+argument from TARGET on belongs to the target. Bad input is a ``usage:`` line and
+one error line on stderr and exit status 2, before the target runs.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import sys
 from typing import NoReturn
 
+from patchkit._cli import VersionAction, usage_error
 from patchkit._run import TargetError, parse_target
 
 from .config import (DEFAULT_FLUSH, DEFAULT_GRACE, DEFAULT_THRESHOLD, STUCK_EXIT_CODE, AuditConfig,
@@ -22,7 +23,8 @@ PROG = "python -m patchkit.audit"
 # Options and how many values each takes; used to find where the target starts.
 _ARITY = {"--threshold": 1, "--json": 1, "--duration": 1, "--include": 1, "--exclude": 1,
           "--html": 1, "--sarif": 1, "--render": 1,
-          "--grace": 1, "--flush": 1, "--strict": 0, "--patch": 0, "--no-follow": 0, "--quiet": 0, "-q": 0, "-h": 0, "--help": 0}
+          "--grace": 1, "--flush": 1, "--strict": 0, "--patch": 0, "--no-follow": 0,
+          "--quiet": 0, "-q": 0, "-h": 0, "--help": 0, "--version": 0}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,6 +86,7 @@ def build_parser(render_many: bool = False) -> argparse.ArgumentParser:
                         help="run nothing: re-render a saved --json report (with --html/--sarif);"
                         " several reports (--render a.json b.json) are merged into one")
     parser.add_argument("-q", "--quiet", action="store_true", help="no terminal report")
+    parser.add_argument("--version", action=VersionAction)
     return parser
 
 
@@ -173,12 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = parse(args)
     except ConfigError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_error(build_parser().format_usage(), PROG, str(exc))
     if isinstance(config, RenderConfig):
         from .saved import render_saved
 
         return render_saved(config, PROG)
+    if config.json_path == "-":
+        from .atomic import reserve_stdout
+
+        reserve_stdout()
     from .runner import run
 
     return run(config)

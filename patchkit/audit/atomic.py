@@ -14,7 +14,27 @@ import sys
 import tempfile
 from typing import IO
 
-__all__ = ["write_atomic", "write_json_report", "check_writable"]
+__all__ = ["write_atomic", "write_json_report", "check_writable", "reserve_stdout"]
+
+# The process's original stdout, kept for a ``-`` report by reserve_stdout().
+_REPORT_STDOUT: IO[str] | None = None
+
+
+def reserve_stdout() -> None:
+    """Keep stdout for the ``-`` report alone (``--json -``).
+
+    The original stdout is kept on a private descriptor for :func:`write_json_report`;
+    descriptor 1 -- the target's ``sys.stdout``, ``print``, C code's ``printf`` and the
+    stdout its child processes inherit -- now writes to stderr. A reader of stdout
+    gets pure JSON; nothing the program prints is lost.
+    """
+    global _REPORT_STDOUT
+    if _REPORT_STDOUT is not None:
+        return
+    sys.stdout.flush()
+    kept = os.dup(1)  # not inherited by children (PEP 446)
+    os.dup2(2, 1)
+    _REPORT_STDOUT = os.fdopen(kept, "w", encoding="utf-8")
 
 
 def write_atomic(path: str, text: str) -> None:
@@ -44,7 +64,7 @@ def write_json_report(data: object, path: str, stdout: IO[str] | None = None) ->
     """Write *data* as indented JSON to *path* atomically, or to stdout when *path* is ``-``."""
     text = json.dumps(data, indent=2) + "\n"
     if path == "-":
-        out = stdout or sys.stdout
+        out = stdout or _REPORT_STDOUT or sys.stdout
         out.write(text)
         out.flush()
         return

@@ -20,6 +20,7 @@ from .detectors.imports import Attribution
 from .detectors.sampler import HubCallback, Sample, dominant_callee
 from .detectors.switches import RawBlock
 from .frames import Callee, FrameInfo, Stack
+from .sites import Site, find_site
 from .startup import as_start_up
 
 STDLIB = "stdlib"
@@ -94,25 +95,6 @@ class Finding:
             "events_omitted": self.events_omitted,
             "pids": list(self.pids),
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Site:
-    """The frame a finding is filed under, its package, and what it called."""
-
-    frame: FrameInfo | None
-    package: str | None
-    called: FrameInfo | None = None
-
-
-def find_site(stack: Stack, attribution: Attribution) -> Site:
-    """The innermost app or third-party frame of *stack*, and the frame it called."""
-    for index in range(len(stack) - 1, -1, -1):
-        origin, dist = attribution.classify(stack[index])
-        if origin in ("app", "third-party"):
-            called = stack[index + 1] if index + 1 < len(stack) else None
-            return Site(stack[index], dist, called)
-    return Site(stack[-1] if stack else None, None)
 
 
 def _site_key(sample: Sample, attribution: Attribution) -> tuple[str, int] | None:

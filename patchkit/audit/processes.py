@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .atomic import write_atomic
-from .findings import EVENTS_PER_FINDING, Finding, HubBlock
+from .findings import EVENTS_PER_FINDING, Finding
 
 __all__ = ["PART_SCHEMA", "ProcessInfo", "Part", "write_part", "read_parts", "merge",
            "wait_for", "unaudited_finding", "is_python", "combine", "with_pid"]

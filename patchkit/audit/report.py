@@ -3,7 +3,8 @@
 The JSON file is written atomically (a temporary file in the same folder, then
 ``os.replace``), so a reader never sees half a report. The terminal view groups
 findings by package ("your code" first when it matters most), sorted by total
-blocking time, fits 80 columns, and is plain text when not writing to a terminal.
+blocking time, fits the terminal's width, and is plain text in whole lines (never
+wrapped or cut) when not writing to a terminal.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from rich.console import Console
+from rich.rule import Rule
 from rich.text import Text
+
+from patchkit._cli import report_width
 
 from .atomic import write_json_report
 from .findings import Finding
@@ -69,10 +73,14 @@ def write_json(report: Report, path: str, stdout: IO[str] | None = None) -> None
     write_json_report(report.to_dict(), path, stdout)
 
 
+_RULE_WIDTH = 80  # a group's heading rule, when the lines themselves are not wrapped
+
+
 def make_console(file: IO[str] | None = None, width: int | None = None) -> Console:
-    """A console for the report: stderr by default, plain unless it is a terminal."""
-    return Console(file=file or sys.stderr, width=width, highlight=False, soft_wrap=False,
-                   emoji=False)
+    """A console for the report: stderr by default; plain, whole lines unless a terminal."""
+    out = file or sys.stderr
+    return Console(file=out, width=width or report_width(out), highlight=False,
+                   soft_wrap=False, emoji=False)
 
 
 def _short_path(path: str | None) -> str:
@@ -169,7 +177,8 @@ def render_terminal(report: Report, console: Console) -> None:
     for name, items in _groups(report.findings):
         total = sum(f.total_s for f in items if f.kind == "blocking")
         title = f"{name} - {_seconds(total)}" if total else name
-        console.rule(Text(title, style="bold"), align="left", characters="-")
+        console.print(Rule(Text(title, style="bold"), align="left", characters="-"),
+                      width=min(console.width, _RULE_WIDTH))
         for finding in items:
             for line in _finding_lines(finding, console.width, len(report.processes) > 1):
                 console.print(line, overflow="fold")

@@ -111,8 +111,10 @@ class Stopper:
         # would break the target's switch or call (or be ignored); let the signal land
         # again shortly, from a native thread: re-sent from here, it would be handled at
         # once, inside this handler, deferred again, and so on until a RecursionError.
+        # Likewise in patching and in the hub's own setup code (see _patching and
+        # _in_hub_setup).
         if frame is not None and (frame.f_code.co_filename.startswith(_AUDIT_DIR)
-                                  or _patching(frame)):
+                                  or _patching(frame) or _in_hub_setup(frame)):
             start_thread, _, _ = original_thread_api()
             start_thread(self._resend, (signum,))
             return True
@@ -148,6 +150,44 @@ class Stopper:
         # A real signal (not interrupt_main) also interrupts a blocking call in C.
         ours = signal.getsignal(signal.SIGTERM) == self._on_sigterm
         signal.pthread_kill(self.hub_ident, signal.SIGTERM if ours else signal.SIGINT)
+
+
+def _in_hub_setup(frame: Any) -> bool:
+    """Whether *frame* is gevent's hub running its own Python code outside its loop.
+
+    ``Hub.run`` calls Python code before its loop starts (its monitor-thread setup,
+    right after the target first waits). A stop raised there does not pass through the
+    loop's error handling: it ends the hub, and the main greenlet, handed the error by
+    the dying hub, cannot switch to it again -- the target's ``finally`` blocks fail with
+    InvalidSwitchError and it exits 1. Inside the loop (the handler's frame is
+    ``Hub.run`` itself: the loop's C code checks signals) gevent hands the error to the
+    main greenlet. Engine code called from a loop callback reads the same and is merely
+    deferred too.
+    """
+    hub_module = sys.modules.get("gevent.hub")
+    if hub_module is None:
+        return False
+    run_code = getattr(hub_module.Hub.run, "__code__", None)
+    if frame.f_code is run_code:
+        return False
+    import sysconfig
+
+    import gevent
+
+    paths = sysconfig.get_paths()
+    gevent_dir = os.path.dirname(os.path.abspath(gevent.__file__ or "")) + os.sep
+    stdlib = os.path.abspath(paths["stdlib"]) + os.sep
+    # site-packages may lie inside the stdlib folder (a Python without a venv)
+    site = tuple(os.path.abspath(paths[key]) + os.sep for key in ("purelib", "platlib"))
+    while frame is not None:
+        if frame.f_code is run_code:
+            return True
+        file = frame.f_code.co_filename
+        if not (file.startswith((gevent_dir, "<frozen "))
+                or file.startswith(stdlib) and not file.startswith(site)):
+            return False  # the target's code: it runs in a loop callback, or not in the hub
+        frame = frame.f_back
+    return False
 
 
 def _target_file(target: Target) -> str | None:

@@ -157,14 +157,14 @@ def to_sarif(report: Report, root: str | None = None) -> dict[str, Any]:
     """The SARIF 2.1.0 log for *report*; paths under *root* (default: cwd) are relative."""
     base = Path(os.path.abspath(root or os.getcwd()))
     index = {kind: i for i, kind in enumerate(RULES)}
-    from importlib.metadata import version
+    from patchkit import __version__
 
     return {
         "$schema": SARIF_SCHEMA, "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {
-                "name": "patchkit.audit", "version": version("patchkit"),
-                "semanticVersion": version("patchkit"),
+                "name": "patchkit.audit", "version": __version__,
+                "semanticVersion": __version__,
                 "rules": [_rule(kind, info) for kind, info in RULES.items()]}},
             "originalUriBaseIds": {SRCROOT: {"uri": base.as_uri() + "/"}},
             "invocations": [{

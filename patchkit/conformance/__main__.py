@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import os
 import sys
 import time
 from importlib import metadata
+from typing import NoReturn
 
 from rich.console import Console
 
-from patchkit.audit.atomic import write_atomic
+from patchkit import __version__
+from patchkit._cli import VersionAction, report_width, usage_error
+from patchkit.audit.atomic import check_writable, write_atomic
 
 from ._runner import RunOptions, run_all
 from .known import divergences, load_known
@@ -29,9 +33,24 @@ from .suites import DEFAULT_MODULES, DEFAULT_RESOURCES, QUICK
 __all__ = ["main", "patchkit_worse", "write_atomic"]
 
 
+PROG = "python -m patchkit.conformance"
+_DESCRIPTION = ("Run CPython's regression tests for the patched modules unpatched, under "
+                "gevent.monkey.patch_all() and under patchkit.patch_all(); print the matrix "
+                "and the tests whose outcome differs from unpatched. Exit status 0 when "
+                "patchkit's column is nowhere worse than gevent's, 1 otherwise, 2 for bad usage.")
+
+
+class _UsageError(Exception):
+    """A bad command line; the message is one line for the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m patchkit.conformance",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(prog=PROG, description=_DESCRIPTION)
     parser.add_argument("modules", nargs="*", metavar="MODULE",
                         help=f"test modules (default: {' '.join(DEFAULT_MODULES)})")
     parser.add_argument("--quick", action="store_true",
@@ -51,7 +70,49 @@ def _parser() -> argparse.ArgumentParser:
                              "each test for the DNS worker thread to exit)")
     parser.add_argument("--column", action="append", choices=COLUMNS,
                         help="run only these columns (repeatable; default all three)")
+    parser.add_argument("--version", action=VersionAction)
     return parser
+
+
+def _missing_module(name: str) -> str | None:
+    """Why test module *name* cannot be run here, or None (found without importing it)."""
+    full = name if "." in name else f"test.{name}"
+    try:
+        found = importlib.util.find_spec(full) is not None
+    except (ImportError, ValueError):
+        found = False
+    if found:
+        return None
+    if "." not in name and importlib.util.find_spec("test") is None:
+        return (f"no test module {name!r}: this Python has no CPython test package "
+                "(Debian and Ubuntu ship it as libpython3.X-testsuite)")
+    return (f"no test module {name!r} in this Python ({full} not found); "
+            f"the defaults are {' '.join(DEFAULT_MODULES)}")
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Refuse what would fail or run nothing, before any test runs.
+
+    Raises:
+        _UsageError: naming the bad module, value or path.
+    """
+    for name in args.modules:
+        problem = _missing_module(name)
+        if problem is not None:
+            raise _UsageError(problem)
+    if args.jobs < 1:
+        raise _UsageError(f"--jobs {args.jobs}: needs at least 1")
+    if args.timeout is not None and not args.timeout > 0:
+        raise _UsageError(f"--timeout {args.timeout:g}: must be more than 0 seconds")
+    if args.threadpool_idle is not None and args.threadpool_idle < 0:
+        raise _UsageError(f"--threadpool-idle {args.threadpool_idle:g}: must be 0 or more")
+    for option, path in (("--json", args.json), ("--markdown", args.markdown)):
+        if path is not None and path != "-":
+            problem = check_writable(option, path)
+            if problem is not None:
+                raise _UsageError(problem)
+    if args.markdown == "-":
+        raise _UsageError("--markdown needs a file path (- is only for --json)")
 
 
 def _options(args: argparse.Namespace) -> tuple[list[str], RunOptions]:
@@ -94,23 +155,29 @@ def _emit(report: Report, args: argparse.Namespace, console: Console) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the harness; returns the process exit status."""
-    args = _parser().parse_args(argv)
+    """Run the harness; returns the process exit status (2, naming the problem, for bad usage)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        _check(args)
+    except _UsageError as exc:
+        return usage_error(parser.format_usage(), PROG, str(exc))
     modules, options = _options(args)
     columns = tuple(args.column) if args.column else COLUMNS
     # With --json - the JSON owns stdout; the terminal view goes to stderr.
-    console = Console(stderr=args.json == "-")
+    out = sys.stderr if args.json == "-" else sys.stdout
+    console = Console(file=out, width=report_width(out))
 
     def progress(run: ColumnRun) -> None:
         cells = counts(run)
         console.print(f"  {run.module} {run.column}: {cells['run']} run, {cells['passed']} passed, "
                       f"{cells['hung']} hung, {cells['crashed']} crashed ({run.wall_time:.0f} s)")
 
-    started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     t0 = time.monotonic()
     runs = run_all(modules, options, args.jobs, columns, progress)
     report = Report(python=sys.version.split()[0], gevent=_version("gevent"),
-                    patchkit=_version("patchkit"), started=started,
+                    patchkit=__version__, started=started,
                     wall_time=round(time.monotonic() - t0, 1), jobs=args.jobs,
                     timeout=options.timeout, resources=list(options.resources),
                     quick=args.quick, threadpool_idle=options.threadpool_idle, runs=runs)

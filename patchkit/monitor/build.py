@@ -91,7 +91,7 @@ def block_event(monitor: Monitor, start: float, end: float, sample: Sample | Non
     (a CPU loop is caught inside ``time.perf_counter()`` now and then).
     """
     from ..audit.detectors.sampler import dominant_callee
-    from ..audit.findings import find_site
+    from ..audit.sites import find_site
 
     event: dict[str, Any] = {"event": "block", "time": now_iso(), "pid": os.getpid(),
                              "duration_s": round(end - start, 6), "started": _epoch(start)}

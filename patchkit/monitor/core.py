@@ -87,9 +87,8 @@ class Monitor:
         # Imported here, on the patching thread: imported later by the monitor's thread,
         # importlib's module locks (gevent locks once patched) would be shared across
         # threads -- a deadlock seen with plain gevent too.
-        import importlib.metadata  # noqa: F401
-
-        from ..audit import findings, frames  # noqa: F401
+        from ..audit import frames, sites  # noqa: F401
+        from ..audit.detectors import sampler  # noqa: F401
         from ..audit.detectors.imports import Attribution
         from ..audit.patching import gevent_saved
 
@@ -166,9 +165,6 @@ class Monitor:
 
     def _run(self, stop: Any) -> None:
         settings = self.settings
-        if self._attribution is not None:
-            # Read the installed distributions now, once, while nothing is blocked.
-            self._attribution._distributions()
         next_summary = time.monotonic() + settings.summary
         wait = settings.threshold / 2
         while True:
@@ -230,7 +226,7 @@ class Monitor:
         return bottom
 
     def _report(self, start: float, end: float, samples: list[Sample]) -> None:
-        from .build import block_event, lag_event, segments  # noqa: PLC0415
+        from .build import block_event, lag_event, segments
 
         parts = segments(start, end, samples, self.settings.period)
         if len(parts) > 1:

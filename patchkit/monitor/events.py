@@ -106,7 +106,7 @@ class Sink:
         elif log in (None, "-"):
             self._file = _real_stderr()
         else:
-            self._file = open(log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+            self._file = open(log, "a", encoding="utf-8", buffering=1)
         if self.settings.metrics and self._histograms is None:
             self._histograms = _histograms(self.settings.metrics_port)
 

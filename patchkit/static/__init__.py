@@ -20,6 +20,7 @@ import os
 import sys
 from typing import NoReturn
 
+from .._cli import VersionAction, usage_error
 from .inventory import ScanPathError
 from .model import SCHEMA, ScanReport, StaticFinding
 from .scan import Scanner, scan
@@ -49,6 +50,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                         help="list each flagged shared object and its blocking calls")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when something blocks or is unknown (for CI)")
+    parser.add_argument("--version", action=VersionAction)
     return parser
 
 
@@ -73,18 +75,19 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
 
     Returns:
         0; 1 with ``--strict`` when something blocks or is unknown; 2 for bad usage or a
-        path that cannot be scanned (one line on stderr, no traceback).
+        path that cannot be scanned (a ``usage:`` line and one error line on stderr, no
+        traceback).
     """
     from .render import make_console, render, write_json
 
+    parser = _parser(prog)
     try:
-        options = _parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
+        options = parser.parse_args(sys.argv[1:] if argv is None else argv)
         if options.json is not None:
             _check_json_path(options.json)
         report = scan(options.paths or None)
     except (_UsageError, ScanPathError) as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_error(parser.format_usage(), prog, str(exc))
     to_stdout = options.json == "-"
     render(report, make_console(sys.stderr if to_stdout else sys.stdout), options.verbose)
     if options.json is not None:

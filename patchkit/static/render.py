@@ -1,4 +1,5 @@
-"""The scan report for people (a rich table; plain text when not a terminal) and as JSON.
+"""The scan report for people (a rich table; plain text in whole lines when not a terminal)
+and as JSON.
 
 The table and the JSON come from the same :class:`~patchkit.static.model.ScanReport`.
 The JSON file is written atomically, so a reader never sees half a report.
@@ -16,6 +17,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from .._cli import report_width
 from ..audit.atomic import write_json_report
 from .model import ScanReport, StaticFinding
 
@@ -26,8 +28,10 @@ _LABEL = {"blocks": "blocks", "unknown": "unknown", "patched": "patched", "ok": 
 
 
 def make_console(file: IO[str] | None = None, width: int | None = None) -> Console:
-    """A console on *file* (stdout by default): colours only on a terminal."""
-    return Console(file=file or sys.stdout, width=width, highlight=False, emoji=False)
+    """A console on *file* (stdout by default): colours and the terminal's width only on a
+    terminal; otherwise the table's lines are never cut."""
+    out = file or sys.stdout
+    return Console(file=out, width=width or report_width(out), highlight=False, emoji=False)
 
 
 def _calls(finding: StaticFinding) -> str:
@@ -63,7 +67,8 @@ def _table(report: ScanReport) -> Table:
 def _details(finding: StaticFinding, console: Console) -> None:
     for scanned in finding.files:
         calls = " ".join(scanned.symbols) or "-"
-        console.print(Padding(Text(f"{scanned.path}: {calls}", style="dim"), (0, 0, 0, 4)))
+        console.print(Padding(Text(f"{scanned.path}: {calls}", style="dim"), (0, 0, 0, 4),
+                              expand=False))
 
 
 def render(report: ScanReport, console: Console, verbose: bool = False) -> None:
@@ -85,7 +90,7 @@ def render(report: ScanReport, console: Console, verbose: bool = False) -> None:
             label = _LABEL[finding.verdict]
             line = Text.assemble((finding.name, _STYLE[finding.verdict]),
                                  f" ({label}): {finding.fix or '-'}")
-            console.print(Padding(line, (0, 0, 0, 2)))
+            console.print(Padding(line, (0, 0, 0, 2), expand=False))
             if verbose:
                 _details(finding, console)
     for error in report.errors:

@@ -248,3 +248,25 @@ def test_listeners_hear_will_did_and_unpatch(run_py) -> None:
         patchkit.unpatch_all()
     """).stdout.splitlines()
     assert out == ["will ('time',)", "did True", "undid True"]
+
+
+def test_is_patched_and_get_original_take_a_module_or_its_name(run_py) -> None:
+    out = run_py("""
+        import socket, time
+        import patchkit
+        original_sleep = time.sleep
+        print(patchkit.is_patched(time), patchkit.get_original(time, "sleep") is original_sleep)
+        patchkit.patch_all()
+        print(patchkit.is_patched(time), patchkit.is_patched("time"), patchkit.is_patched(socket))
+        print(patchkit.get_original(time, "sleep") is original_sleep,
+              patchkit.get_original(time, "sleep") is patchkit.get_original("time", "sleep"),
+              time.sleep is not original_sleep)
+        import json
+        print(patchkit.is_patched(json), patchkit.get_original(json, "dumps") is json.dumps)
+        try:
+            patchkit.is_patched(42)
+        except TypeError as exc:
+            print("TypeError:", exc)
+    """).stdout.splitlines()
+    assert out == ["False True", "True True True", "True True True", "False True",
+                   "TypeError: expected a module or a module name, not int"]

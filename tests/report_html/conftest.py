@@ -77,7 +77,8 @@ def run_audit(*args: str, cwd: Path = ROOT, timeout: float = 90) -> subprocess.C
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGABRT)
         stdout, stderr = proc.communicate()
-        raise AssertionError(f"the audit hung for {timeout} s; its threads:\n{stderr[-6000:]}")
+        raise AssertionError(f"the audit hung for {timeout} s; its threads:\n{stderr[-6000:]}") \
+            from None
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 

@@ -27,8 +27,9 @@ def test_unwritable_path_is_exit_2_before_the_target_runs(tmp_path, option, bad)
     marker = tmp_path / "ran"
     proc = run_audit(option, bad, str(script), str(marker), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("python -m patchkit.audit: error: " + option)
-    assert proc.stderr.count("\n") == 1
+    usage, error = proc.stderr.splitlines()  # as argparse: the usage line, then the error
+    assert usage.startswith("usage: python -m patchkit.audit ")
+    assert error.startswith("python -m patchkit.audit: error: " + option)
     assert not marker.exists()
 
 
