@@ -16,11 +16,11 @@ else:
 
     patchkit.patch_all()
 
-import ctypes  # noqa: E402
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
+import ctypes
+import multiprocessing
+import os
 
-import gevent  # noqa: E402
+import gevent
 
 libc = ctypes.CDLL(None)
 
