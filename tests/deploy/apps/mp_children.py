@@ -31,7 +31,7 @@ def child_work() -> None:
 
 def child_main() -> None:
     gevent.joinall([gevent.spawn(child_work), gevent.spawn(gevent.sleep, 0.01)])
-    print("CHILD", os.getpid(), flush=True)
+    print(f"CHILD {os.getpid()}", flush=True)  # one write: children share stdout
 
 
 if __name__ == "__main__":
@@ -41,4 +41,4 @@ if __name__ == "__main__":
         child.start()
     for child in children:
         child.join()
-    print("PARENT", os.getpid(), *[child.exitcode for child in children], flush=True)
+    print(f"PARENT {os.getpid()}", *[child.exitcode for child in children], flush=True)

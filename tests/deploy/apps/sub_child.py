@@ -16,4 +16,4 @@ def child_work() -> None:
 
 
 gevent.joinall([gevent.spawn(child_work), gevent.spawn(gevent.sleep, 0.01)])
-print("CHILD", os.getpid(), flush=True)
+print(f"CHILD {os.getpid()}", flush=True)

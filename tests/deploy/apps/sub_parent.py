@@ -9,4 +9,4 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 child = subprocess.run([sys.executable, str(Path(__file__).with_name("sub_child.py"))])
-print("PARENT", os.getpid(), child.returncode, flush=True)
+print(f"PARENT {os.getpid()} {child.returncode}", flush=True)
