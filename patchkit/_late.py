@@ -60,6 +60,15 @@ def _ignored(module_name: str, extra: frozenset[str]) -> bool:
     return top in sys.stdlib_module_names or top in _IGNORED_PACKAGES or top in extra
 
 
+def _own(top: str, swap: Swap) -> bool:
+    """Whether a module of package *top* holding *swap*'s original is that library itself.
+
+    A library patcher (``zmq``) swaps a library's own classes; the library's modules
+    define and subclass them on purpose (``zmq.green`` subclasses ``zmq.Context``).
+    """
+    return swap.module.partition(".")[0] == top
+
+
 def stale_references(swaps: Iterable[Swap],
                      ignore: frozenset[str] = frozenset()) -> dict[str, list[str]]:
     """Map each non-stdlib module to the originals it still holds, e.g. ``{"app.util":
@@ -81,12 +90,16 @@ def stale_references(swaps: Iterable[Swap],
             namespace: dict[str, Any] = vars(module)
         except TypeError:
             continue
+        top = name.partition(".")[0]
         for attr, value in list(namespace.items()):
             hit = originals.get(id(value))
+            if hit is not None and _own(top, hit):
+                continue
             if hit is not None and hit.original is value:
                 found.setdefault(name, []).append(f"{attr} = {hit.module}.{hit.attribute}")
             elif isinstance(value, type):
-                base = next((b for b in value.__mro__[1:] if id(b) in originals), None)
+                base = next((b for b in value.__mro__[1:] if id(b) in originals
+                             and not _own(top, originals[id(b)])), None)
                 if base is not None:
                     swap = originals[id(base)]
                     found.setdefault(name, []).append(

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .detectors import Observation
 from .detectors.events import AuditEvents, ImportRecord
-from .detectors.imports import KNOWN_PACKAGES, Attribution
+from .detectors.imports import Attribution, known_packages
 from .frames import Callee, FrameInfo
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class Context:
     Attributes:
         stale: ``(module, name) -> original`` for every stale reference found.
         patchers: Names of the patchers registered with patchkit.
-        imported: Known packages (see ``KNOWN_PACKAGES``) the target imported, as seen
+        imported: Known packages (see ``known_packages()``) the target imported, as seen
             by the post-import hooks.
         applied: Names of the patchers applied (default: ``patchkit.applied()`` now).
         imports: Modules imported before patching finished and their stacks (default:
@@ -72,18 +72,27 @@ class Context:
 def _known(callee: Callee | None, package: str | None, frame: FrameInfo | None,
            context: Context) -> str | None:
     candidates = [callee.home if callee else None, frame.module if frame else None, package]
+    known = known_packages()
     for candidate in candidates:
         top = (candidate or "").partition(".")[0]
-        if top in KNOWN_PACKAGES and top in context.imported:
+        if top in known and top in context.imported:
             return top
     return None
 
 
+def _known_call(name: str | None) -> Any:
+    """The knowledge base's entry for a standard-library call (``os.system``), if any."""
+    from patchkit.knowledge import knowledge_base
+
+    return knowledge_base().by_call(name.replace("_io.", "io.")) if name else None
+
+
 def _known_fix(package: str, context: Context) -> str:
     """The knowledge base's fix (patchkit/knowledge/libraries.toml), else the detector's note."""
-    from patchkit.knowledge import fix_for
+    from patchkit.knowledge import installed_version, lookup
 
-    known = fix_for(package) or KNOWN_PACKAGES[package]
+    entry = lookup(package)
+    known = entry.fix_for(installed_version(entry)) if entry else known_packages()[package]
     if package in context.applied:
         return (f"check that nothing undid what the patcher set (for psycopg2 the wait "
                 "callback: psycopg2.extensions.get_wait_callback() must be patchkit's); "
@@ -108,11 +117,6 @@ def _special(obs: Observation, callee: Callee | None) -> tuple[str, str] | None:
         return ("a blocking, unpatched socket connected on the hub's thread",
                 "create the socket after patch_all() through socket.socket (not a class "
                 "captured before patching)")
-    if obs.detail == "os.system" or name == "os.system":
-        return ("os.system waits for its command on the hub's thread: gevent has no "
-                "cooperative os.system, patched or not",
-                "run the command with subprocess (subprocess.run(command, shell=True)), "
-                "which patch_all() makes cooperative")
     if name is not None and name.startswith(_NATIVE_LOCKS):
         lock = (callee.expr if callee and callee.expr else name).removesuffix(".__enter__")
         lock = lock.removesuffix(".acquire")
@@ -152,6 +156,10 @@ def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu:
     holder = frame.module if frame else None
     root = (callee.expr or "").partition(".")[0] if callee else ""
     stale = context.stale.get((holder or "", root))
+    call = _known_call(name) if not stale else None
+    if call is not None:
+        return (f"{name} waited on the hub's thread: gevent has no cooperative {name}, "
+                "patched or not", call.fix)
     if callee is not None and (callee.original or stale):
         original = stale or name or "?"
         return (f"{root} is the original {original}, bound before patching; each call "

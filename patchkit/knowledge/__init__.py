@@ -20,13 +20,17 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-__all__ = ["Behaviour", "BEHAVIOURS", "Library", "NativeLibrary", "KnowledgeBase",
+__all__ = ["Behaviour", "BEHAVIOURS", "GIL", "Library", "NativeLibrary", "KnowledgeBase",
            "KnowledgeError", "load", "knowledge_base", "lookup", "by_import",
-           "by_distribution", "fix_for", "native_library", "normalize_distribution",
-           "version_matches"]
+           "by_distribution", "fix_for", "installed_version", "native_library",
+           "normalize_distribution", "version_matches"]
 
 Behaviour = Literal["cooperative", "needs-patcher", "blocks-in-c", "unfixable"]
 BEHAVIOURS: tuple[Behaviour, ...] = ("cooperative", "needs-patcher", "blocks-in-c", "unfixable")
+
+#: Whether a library's long C calls release the GIL (so gevent's threadpool frees the hub).
+GIL = Literal["released", "held"]
+_GILS: tuple[GIL, ...] = ("released", "held")
 
 _RESOURCE = "libraries.toml"
 
@@ -96,6 +100,17 @@ class Library:
     patcher: str | None = None
     native: tuple[str, ...] = ()
     note: str = ""
+    category: str = ""
+    calls: tuple[str, ...] = ()
+    gil: GIL | None = None
+    evidence: tuple[str, ...] = ()
+    no_evidence: str = ""
+    otherwise_fix: str = ""
+
+    @property
+    def name(self) -> str:
+        """The name people know it by: its first distribution, else the key (stdlib)."""
+        return self.distributions[0] if self.distributions else self.key
 
     def affects(self, version: str | None) -> bool:
         """Whether *version* is in the affected range (an unknown version is assumed to be)."""
@@ -116,7 +131,9 @@ class Library:
         """The fix for *version*: outside the affected range, that it is already fine."""
         if self.affects(version) or self.otherwise is None:
             return self.fix
-        return (f"nothing to do: {self.distributions[0]} {version} is {self.otherwise} "
+        if self.otherwise_fix:
+            return self.otherwise_fix
+        return (f"nothing to do: {self.name} {version} is {self.otherwise} "
                 f"(versions {self.affected} are {self.behaviour})")
 
 
@@ -139,6 +156,7 @@ class KnowledgeBase:
         self._by_dist = {normalize_distribution(name): lib
                          for lib in libraries for name in lib.distributions}
         self._by_key = {lib.key: lib for lib in libraries}
+        self._by_call = {call: lib for lib in libraries for call in lib.calls}
 
     def by_import(self, module: str) -> Library | None:
         """The library providing *module* (any dotted name; its top level is used)."""
@@ -148,20 +166,25 @@ class KnowledgeBase:
         """The library distributed as *name* (normalized, so case and ``_`` don't matter)."""
         return self._by_dist.get(normalize_distribution(name))
 
+    def by_call(self, qualname: str) -> Library | None:
+        """The entry for a standard-library call such as ``os.system`` (see ``calls``)."""
+        return self._by_call.get(qualname)
+
     def lookup(self, name: str) -> Library | None:
-        """By import name first, then by distribution name, then by the entry's key."""
-        return (self.by_import(name) or self.by_distribution(name)
+        """By call, then import name, then distribution name, then the entry's key."""
+        return (self.by_call(name) or self.by_import(name) or self.by_distribution(name)
                 or self._by_key.get(normalize_distribution(name)))
 
     def native_library(self, soname: str) -> NativeLibrary | None:
         """The known client library a shared object name stands for, if any.
 
         ``libpq.so.5``, ``libpq-a17e3caa.so.5.17`` (auditwheel's renamed copy) and
-        ``libpq.so`` all match ``libpq``.
+        ``libpq.so`` all match ``libpq``; ``libldap-2.5.so.0`` matches ``libldap``.
         """
         stem = soname.rsplit("/", 1)[-1].split(".so", 1)[0]
         stem = re.sub(r"-[0-9a-f]{8}$", "", stem)
-        return self.native.get(stem)
+        # OpenLDAP names its libraries by release (libldap-2.5.so.0).
+        return self.native.get(stem) or self.native.get(re.sub(r"-\d+(\.\d+)*$", "", stem))
 
 
 def _strings(entry: dict[str, Any], field: str, where: str, required: bool = True) -> tuple[str, ...]:
@@ -189,28 +212,56 @@ def _behaviour(value: str | None, where: str, field: str) -> Behaviour | None:
     return value
 
 
+_FIELDS = frozenset({"imports", "distributions", "affected", "behaviour", "otherwise",
+                     "patcher", "native", "fix", "source", "note", "category", "calls", "gil",
+                     "evidence", "no_evidence", "otherwise_fix"})
+
+
+def _gil(value: str | None, where: str) -> GIL | None:
+    if value is not None and value not in _GILS:
+        raise KnowledgeError(f"{where}: 'gil' is {value!r}; expected one of {', '.join(_GILS)}")
+    return value  # narrowed to GIL by the membership test
+
+
 def _library(key: str, entry: dict[str, Any], native: set[str]) -> Library:
     where = f"libraries.{key}"
+    unknown_fields = sorted(set(entry) - _FIELDS)
+    if unknown_fields:
+        raise KnowledgeError(f"{where}: unknown field(s) {unknown_fields}")
     affected = cast(str, _text(entry, "affected", where))
     try:
         version_matches("0", affected)
     except ValueError as exc:
         raise KnowledgeError(f"{where}: 'affected': {exc}") from None
+    calls = _strings(entry, "calls", where, required=False)
     library = Library(
-        key=key, imports=_strings(entry, "imports", where),
-        distributions=_strings(entry, "distributions", where), affected=affected,
+        key=key, imports=_strings(entry, "imports", where, required=not calls),
+        distributions=_strings(entry, "distributions", where, required=False),
+        affected=affected,
         behaviour=cast(Behaviour, _behaviour(_text(entry, "behaviour", where), where, "behaviour")),
         fix=cast(str, _text(entry, "fix", where)), source=cast(str, _text(entry, "source", where)),
         otherwise=_behaviour(_text(entry, "otherwise", where, False), where, "otherwise"),
         patcher=_text(entry, "patcher", where, False),
         native=_strings(entry, "native", where, required=False),
-        note=_text(entry, "note", where, False) or "")
+        note=_text(entry, "note", where, False) or "",
+        category=cast(str, _text(entry, "category", where)), calls=calls,
+        gil=_gil(_text(entry, "gil", where, False), where),
+        evidence=_strings(entry, "evidence", where, required=False),
+        no_evidence=_text(entry, "no_evidence", where, False) or "",
+        otherwise_fix=_text(entry, "otherwise_fix", where, False) or "")
+    _check(library, where, native)
+    return library
+
+
+def _check(library: Library, where: str, native: set[str]) -> None:
     unknown = [name for name in library.native if name not in native]
     if unknown:
         raise KnowledgeError(f"{where}: 'native' names {unknown} with no [native] entry")
     if library.behaviour == "needs-patcher" and library.patcher is None:
         raise KnowledgeError(f"{where}: behaviour 'needs-patcher' requires 'patcher'")
-    return library
+    if not library.evidence and not library.no_evidence:
+        raise KnowledgeError(f"{where}: give 'evidence' (audit cases that prove it) or "
+                             "'no_evidence' (why no run here can)")
 
 
 def load(text: str) -> KnowledgeBase:
@@ -236,9 +287,18 @@ def load(text: str) -> KnowledgeBase:
 @functools.lru_cache(maxsize=1)
 def knowledge_base() -> KnowledgeBase:
     """The knowledge base shipped with patchkit, loaded once."""
-    from importlib.resources import files
+    import os
 
-    return load(files(__name__).joinpath(_RESOURCE).read_text(encoding="utf-8"))
+    # A plain read beside this module: importlib.resources costs ~20 ms to import, and
+    # the auditor loads this at start-up (its known-package watch).
+    try:
+        with open(os.path.join(os.path.dirname(__file__), _RESOURCE), encoding="utf-8") as f:
+            text = f.read()
+    except OSError:  # not on a file system (a zip import): ask the import system
+        from importlib.resources import files
+
+        text = files(__name__).joinpath(_RESOURCE).read_text(encoding="utf-8")
+    return load(text)
 
 
 def lookup(name: str) -> Library | None:
@@ -259,6 +319,24 @@ def by_distribution(name: str) -> Library | None:
 def native_library(soname: str) -> NativeLibrary | None:
     """The known blocking client library a shared object name stands for, or None."""
     return knowledge_base().native_library(soname)
+
+
+def installed_version(library: Library) -> str | None:
+    """The installed version of *library* (its first installed distribution), or None.
+
+    A standard-library entry (no distribution) is always there: the Python version.
+    """
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    if not library.distributions:
+        return f"Python {platform.python_version()}"
+    for name in library.distributions:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return None
 
 
 def fix_for(import_or_dist_name: str, version: str | None = None) -> str | None:

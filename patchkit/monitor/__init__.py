@@ -94,5 +94,7 @@ def from_environment() -> Any:
     try:
         return start(parse(text))
     except MonitorConfigError as exc:
-        print(f"patchkit.monitor: {exc}; the monitor is off", file=sys.__stderr__)
+        if _state.get("refused") != (os.getpid(), text):  # said once per process
+            _state["refused"] = (os.getpid(), text)
+            print(f"patchkit.monitor: {exc}; the monitor is off", file=sys.__stderr__)
         return None

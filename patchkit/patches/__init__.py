@@ -17,8 +17,9 @@ BUILTIN: tuple[str, ...] = ("os", "threading", "time", "socket", "dns", "select"
 # Keeps pytest-xdist's transport working in a patched worker (see patches/execnet.py).
 BUILTIN += ("execnet",)
 
-# Library patchers, applied when their library is imported (patches/psycopg2.py, grpc.py).
-BUILTIN += ("psycopg2", "grpc")
+# Library patchers, applied when their library is imported (patches/psycopg2.py, grpc.py,
+# zmq.py).
+BUILTIN += ("psycopg2", "grpc", "zmq")
 
 
 def builtin_specs() -> list[PatcherSpec]:

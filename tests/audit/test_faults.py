@@ -176,7 +176,7 @@ def test_json_to_stdout_stays_pure_json_when_the_target_prints(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)  # nothing but the report on stdout
-    assert report["schema"] == "patchkit.audit/1" and report["exit_code"] == 0
+    assert report["schema"] == "patchkit.audit/2" and report["exit_code"] == 0
     # The program's own stdout went to stderr, in order, before the terminal report.
     err = proc.stderr
     assert err.index("from print") < err.index("from fd 1") < err.index("from a child") \

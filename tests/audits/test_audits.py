@@ -18,11 +18,15 @@ import pytest
 
 AUDITS = Path(__file__).resolve().parents[2] / "audits"
 CASES = sorted(p.parent.name for p in AUDITS.glob("*/expected.toml"))
-SERVICE_FIXTURES = {"postgres": "postgres", "redis": "redis_server", "grpc": "grpc_server"}
+SERVICE_FIXTURES = {"postgres": "postgres", "redis": "redis_server", "grpc": "grpc_server",
+                    "memcached": "memcached", "mariadb": "mariadb", "rabbitmq": "rabbitmq",
+                    "slapd": "slapd", "sshd": "sshd", "moto": "moto_server"}
 
 
 def _service_env(request: pytest.FixtureRequest, services: list[str]) -> dict[str, str]:
     """Start the services a case names; the environment variables that point to them."""
+    from services_more import ENVIRONMENT
+
     env = {}
     for name in services:
         server = request.getfixturevalue(SERVICE_FIXTURES[name])
@@ -30,8 +34,10 @@ def _service_env(request: pytest.FixtureRequest, services: list[str]) -> dict[st
             env["PATCHKIT_PG_DSN"] = server.dsn
         elif name == "redis":
             env["PATCHKIT_REDIS_URL"] = server.url
-        else:
+        elif name == "grpc":
             env["PATCHKIT_GRPC_TARGET"] = server.target
+        else:
+            env.update(ENVIRONMENT[name](server))
     return env
 
 
@@ -43,6 +49,9 @@ def matches(finding: dict[str, Any], pattern: dict[str, Any]) -> bool:
                 return False
         elif key.endswith("_contains"):
             if want not in (finding[key[:-len("_contains")]] or ""):
+                return False
+        elif key.endswith("_excludes"):
+            if want in (finding[key[:-len("_excludes")]] or ""):
                 return False
         elif key.startswith("min_"):
             if finding[key[len("min_"):]] < want:

@@ -52,7 +52,7 @@ def test_json_round_trips_into_equal_dataclasses() -> None:
 
 def test_from_json_rejects_other_documents() -> None:
     with pytest.raises(ValueError, match="patchkit.conformance/1"):
-        from_json('{"schema": "patchkit.audit/1"}')
+        from_json('{"schema": "patchkit.audit/2"}')
 
 
 def test_divergences_carry_the_known_cause_or_what_the_test_said() -> None:

@@ -46,8 +46,10 @@ def test_psycopg3_blocks_only_before_3_1_14() -> None:
     assert entry.behaviour_for("3.1.13") == "blocks-in-c"
     assert entry.behaviour_for("3.1.14") == entry.behaviour_for("3.2.1") == "cooperative"
     assert entry.behaviour_for(None) == "blocks-in-c"
-    assert knowledge.fix_for("psycopg-binary", "3.2.1").startswith("nothing to do")
+    # Outside the range the fix is still to import it after patching (psycopg3_imported_early).
+    assert knowledge.fix_for("psycopg-binary", "3.2.1").startswith("import psycopg after")
     assert "3.1.14" in knowledge.fix_for("psycopg", "3.1.2")
+    assert knowledge.fix_for("requests", "2.0") == knowledge.lookup("requests").fix
 
 
 def test_names_are_normalized() -> None:
@@ -62,6 +64,7 @@ def test_names_are_normalized() -> None:
                                           ("libpq-a17e3caa.so.5.17", "libpq"),
                                           ("/x/librdkafka.so.1", "librdkafka"),
                                           ("libzmq-1ab2c3d4.so.5", "libzmq"),
+                                          ("libldap-2.5.so.0", "libldap"),
                                           ("libc.so.6", None), ("libpqxx.so", None)])
 def test_native_libraries_match_renamed_copies(soname: str, name: str | None) -> None:
     found = knowledge.native_library(soname)
@@ -77,6 +80,9 @@ def test_version_ranges(version: str, spec: str, expected: bool) -> None:
     assert version_matches(version, spec) is expected
 
 
+_OK = 'category="c"\nno_evidence="r"\n'
+
+
 @pytest.mark.parametrize("text, complaint", [
     ('[libraries.x]\nimports=["x"]\ndistributions=["x"]\naffected="*"\nbehaviour="slow"\n'
      'fix="f"\nsource="s"', "libraries.x: 'behaviour' is 'slow'"),
@@ -88,9 +94,19 @@ def test_version_ranges(version: str, spec: str, expected: bool) -> None:
      'behaviour="needs-patcher"\nfix="f"\nsource="s"', "requires 'patcher'"),
     ('[libraries.x]\nimports=["x"]\ndistributions=["x"]\naffected="*"\nnative=["libfoo"]\n'
      'behaviour="blocks-in-c"\nfix="f"\nsource="s"', "no [native] entry"),
+    ('[libraries.x]\nimports=["x"]\naffected="*"\nbehaviour="cooperative"\nfix="f"\n'
+     'source="s"\ncategory="c"', "give 'evidence'"),
+    ('[libraries.x]\nimports=["x"]\naffected="*"\nbehaviour="cooperative"\nfix="f"\n'
+     'source="s"\nno_evidence="r"', "'category' must be"),
+    ('[libraries.x]\nimports=["x"]\naffected="*"\nbehaviour="cooperative"\nfix="f"\n'
+     'source="s"\ncategory="c"\nno_evidence="r"\ngil="sometimes"', "'gil' is 'sometimes'"),
+    ('[libraries.x]\nimports=["x"]\naffected="*"\nbehaviour="cooperative"\nfix="f"\n'
+     'source="s"\ncategory="c"\nno_evidence="r"\nevidance=["a"]', "unknown field"),
     ("[libraries.x", "not valid TOML"),
 ])
 def test_malformed_entries_are_named(text: str, complaint: str) -> None:
+    if text.startswith("[libraries.x]") and "category" not in text and "no_evidence" not in text:
+        text += "\n" + _OK
     with pytest.raises(KnowledgeError, match=complaint.replace("[", r"\[")):
         load(text)
 
@@ -101,10 +117,36 @@ def test_the_data_file_is_package_data() -> None:
     assert files("patchkit.knowledge").joinpath("libraries.toml").is_file()
 
 
-def test_the_docs_table_lists_every_library() -> None:
+def test_the_docs_point_to_the_generated_matrix() -> None:
     from pathlib import Path
 
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "libraries.md").read_text()
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    assert "(compatibility.md)" in (docs / "libraries.md").read_text()
+    page = (docs / "compatibility.md").read_text()
     for entry in knowledge.knowledge_base().libraries:
-        assert f"| {entry.key} (`" in docs, f"docs/libraries.md lacks {entry.key}"
-        assert entry.fix in docs, f"docs/libraries.md has an old fix for {entry.key}"
+        assert f"| **{entry.name}** (" in page, f"docs/compatibility.md lacks {entry.key}"
+        assert entry.fix.replace("|", "\\|") in page, f"stale fix for {entry.key}"
+
+
+def test_stdlib_calls_are_looked_up_by_name() -> None:
+    entry = knowledge.lookup("os.system")
+    assert entry is not None and entry.key == "os-system" and entry.distributions == ()
+    assert "subprocess.run" in entry.fix and entry.name == "os-system"
+    assert knowledge.lookup("open").key == "file-io"
+    assert knowledge.lookup("sqlite3").key == "sqlite3"
+    assert knowledge.lookup("os") is None  # the module itself is not an entry
+
+
+def test_gil_tells_whether_the_threadpool_helps() -> None:
+    assert knowledge.lookup("bcrypt").gil == "released"
+    assert knowledge.lookup("orjson").gil == "held"
+    assert "does not help" in knowledge.lookup("orjson").fix
+
+
+def test_the_auditor_watches_every_non_cooperative_import() -> None:
+    from patchkit.audit.detectors.imports import known_packages
+
+    known = known_packages()
+    assert known["MySQLdb"] == knowledge.lookup("MySQLdb").fix
+    assert {"zmq", "confluent_kafka", "pylibmc", "bcrypt", "ctypes", "sqlite3"} <= set(known)
+    assert "requests" not in known and "redis" not in known

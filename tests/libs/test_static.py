@@ -66,7 +66,7 @@ def test_json_round_trips(site_report: ScanReport) -> None:
     assert data["schema"] == "patchkit.static/1"
     assert ScanReport.from_dict(data).to_dict() == data
     with pytest.raises(ValueError, match="patchkit.static/1"):
-        ScanReport.from_dict({"schema": "patchkit.audit/1"})
+        ScanReport.from_dict({"schema": "patchkit.audit/2"})
 
 
 def test_cli_json_to_stdout_and_table_to_stderr(run_cmd) -> None:

@@ -12,6 +12,7 @@ for a block inside it can name the right fix.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import sysconfig
@@ -20,24 +21,26 @@ from typing import Any, Literal
 
 from ..frames import FrameInfo
 
-__all__ = ["Origin", "Attribution", "KNOWN_PACKAGES", "KnownImports"]
+__all__ = ["Origin", "Attribution", "known_packages", "KnownImports"]
 
 Origin = Literal["app", "stdlib", "engine", "third-party"]
 
 ENGINE = frozenset({"gevent", "greenlet", "patchkit", "zope", "wrapt"})
 
-KNOWN_PACKAGES: dict[str, str] = {
-    "psycopg2": "its gevent wait callback makes queries cooperative; or use psycopg 3.1.14+",
-    "MySQLdb": "mysqlclient cannot be made cooperative: use PyMySQL, or run the calls in "
-               "gevent's threadpool",
-    "grpc": "call grpc.experimental.gevent.init_gevent() after patch_all() and before "
-            "creating gRPC objects",
-    "zmq": "use zmq.green (import zmq.green as zmq)",
-    "confluent_kafka": "poll with timeout=0 from a greenlet, or run the client in gevent's "
-                       "threadpool",
-    "ctypes": "run the call in gevent's threadpool: "
-              "gevent.get_hub().threadpool.apply(func, args)",
-}
+@functools.lru_cache(maxsize=1)
+def known_packages() -> dict[str, str]:
+    """Import name -> fix for every knowledge-base library that is not cooperative.
+
+    These are the packages whose import is worth noting: a block inside one gets the
+    knowledge base's fix (patchkit/knowledge/libraries.toml), the same text the static
+    scan and the pytest plugin show.
+    """
+    from patchkit.knowledge import knowledge_base
+
+    return {name: library.fix for library in knowledge_base().libraries
+            if library.behaviour != "cooperative" for name in library.imports}
+
+
 
 _PATCHKIT_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -128,7 +131,7 @@ class Attribution:
 
 
 class KnownImports:
-    """When each of :data:`KNOWN_PACKAGES` got imported.
+    """When each of :func:`known_packages` got imported.
 
     A meta-path finder that finds nothing notes the first import of each (an import
     only needs noting, not hooking after load: no wrapt, whose own import inside the
@@ -138,12 +141,14 @@ class KnownImports:
     def __init__(self) -> None:
         self.imported: dict[str, float] = {}
         self.active = False
+        self.known: frozenset[str] = frozenset()
 
     def start(self) -> None:
         """Note the known packages already imported, then watch for the rest."""
+        self.known = frozenset(known_packages())
         self.active = True
         now = time.perf_counter()
-        for name in KNOWN_PACKAGES:
+        for name in self.known:
             if name in sys.modules:
                 self.imported.setdefault(name, now)
         if self not in sys.meta_path:
@@ -159,7 +164,7 @@ class KnownImports:
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
         """Meta-path hook: note a known package's import; the import goes on elsewhere."""
-        if fullname in KNOWN_PACKAGES and self.active:
+        if fullname in self.known and self.active:
             self.imported.setdefault(fullname, time.perf_counter())
         return None
 

@@ -138,5 +138,7 @@ class StaleScan:
         original = self.label(value)
         if original is None or original in COOPERATIVE_ORIGINALS or (module, attr) in self.found:
             return
+        if original.partition(".")[0] == module.partition(".")[0]:
+            return  # a library patcher swapped the library's own class (zmq.green subclasses it)
         self.found[(module, attr)] = StaleRef(module, attr, original, how, file,
                                               _binding_line(file, attr))

@@ -1,0 +1,183 @@
+"""Generate docs/compatibility.md from the knowledge base and the evidence runs.
+
+    python audits/compatibility.py            # run the evidence (tests/audits), then write
+    python audits/compatibility.py --render   # rewrite the page from audits/results.json only
+    python audits/compatibility.py --check    # exit 1 if the page is not what --render writes
+
+The run is the test suite's own: ``pytest tests/audits/test_audits.py`` (every case in
+audits/, the services it needs started by the tests). Each case's outcome, and the version
+of every known library installed in this environment, go to ``audits/results.json``; the
+page is rendered from that file and ``patchkit/knowledge/libraries.toml`` alone, so
+``--render`` is repeatable and a test checks the page is current.
+
+Run it with the project's test environment (``.venv/bin/python audits/compatibility.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "audits" / "results.json"
+PAGE = ROOT / "docs" / "compatibility.md"
+BEHAVIOUR_WORDS = {"cooperative": "cooperative", "needs-patcher": "needs a patcher",
+                   "blocks-in-c": "blocks (a code change fixes it)",
+                   "unfixable": "cannot be made cooperative"}
+
+
+def run_evidence(workers: str) -> dict[str, dict[str, Any]]:
+    """Run tests/audits/test_audits.py; ``{case: {"outcome", "seconds"}}`` from its JUnit XML."""
+    with tempfile.TemporaryDirectory() as tmp:
+        junit = Path(tmp) / "junit.xml"
+        subprocess.run([sys.executable, "-m", "pytest", "tests/audits/test_audits.py",
+                        "-k", "test_audit_case", "-n", workers, "-q", "-p", "no:cacheprovider",
+                        f"--junitxml={junit}"], cwd=ROOT, check=False)
+        if not junit.exists():
+            sys.exit("compatibility: the evidence run wrote no results (see pytest's output)")
+        tree = ElementTree.parse(junit)
+    cases: dict[str, dict[str, Any]] = {}
+    for case in tree.iter("testcase"):
+        name = case.get("name", "")
+        if not name.startswith("test_audit_case["):
+            continue
+        outcome = "passed"
+        for child in case:
+            if child.tag in ("failure", "error"):
+                outcome = "failed"
+            elif child.tag == "skipped":
+                outcome = "skipped: " + (child.get("message") or "").strip()
+        cases[name[len("test_audit_case["):-1]] = {
+            "outcome": outcome, "seconds": round(float(case.get("time", 0)), 2)}
+    return dict(sorted(cases.items()))
+
+
+def collect(cases: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The results file's content: the run's environment, each case, each library's version."""
+    from patchkit.knowledge import installed_version, knowledge_base
+
+    return {"python": platform.python_version(),
+            "platform": f"{platform.system()} {platform.machine()}",
+            "versions": {lib.key: installed_version(lib)
+                         for lib in knowledge_base().libraries},
+            "cases": cases}
+
+
+def _evidence(library: Any, cases: dict[str, dict[str, Any]]) -> str:
+    parts = []
+    for case in library.evidence:
+        outcome = cases.get(case, {}).get("outcome", "not run")
+        mark = "passed" if outcome == "passed" else f"**{outcome.split(':')[0]}**"
+        parts.append(f"[`{case}`](../audits/{case}/app.py) {mark}")
+    if library.no_evidence:
+        parts.append(("no run: " if not library.evidence else "limits: ") + library.no_evidence)
+    return "; ".join(parts)
+
+
+def _behaviour(library: Any) -> str:
+    if library.otherwise is None or library.affected.strip() == "*":
+        return library.behaviour
+    return f"{library.behaviour} ({library.affected}); {library.otherwise} otherwise"
+
+
+def _fix(library: Any) -> str:
+    if library.otherwise is None:
+        return library.fix
+    after = library.otherwise_fix or "nothing to do"
+    return f"versions {library.affected}: {library.fix}. Other versions: {after}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render(results: dict[str, Any]) -> str:
+    """The page, from *results* (see :func:`collect`) and the knowledge base."""
+    from patchkit.knowledge import BEHAVIOURS, knowledge_base
+
+    libraries = knowledge_base().libraries
+    cases, versions = results["cases"], results["versions"]
+    counts = Counter(lib.behaviour_for(_version(versions.get(lib.key))) for lib in libraries)
+    passed = sum(1 for case in cases.values() if case["outcome"] == "passed")
+    lines = [
+        "# Compatibility matrix: is my stack safe under gevent?",
+        "",
+        "<!-- Generated by `python audits/compatibility.py` from "
+        "patchkit/knowledge/libraries.toml and audits/results.json: do not edit. -->",
+        "",
+        "How each library behaves once `patchkit.patch_all()` (gevent's `patch_all()` plus "
+        "patchkit's library patchers) ran, what to do about it, and the run that shows it: "
+        "each evidence case in [`audits/`](../audits) is a small program run under "
+        "`python -m patchkit.audit` against a real server on loopback where one can run "
+        "here (or on local data for CPU and file cases), its findings checked by "
+        "`tests/audits/test_audits.py`. The same entries give the audit's fixes, the "
+        "static scan's verdicts and the pytest plugin's failure text; "
+        "`python -m patchkit.knowledge NAME` prints one, "
+        "`python -m patchkit.knowledge --installed` lists yours.",
+        "",
+        f"**{len(libraries)} libraries**, as tested: "
+        + ", ".join(f"{counts.get(b, 0)} {BEHAVIOUR_WORDS[b]}" for b in BEHAVIOURS) + ". "
+        f"Evidence: {passed} of {len(cases)} audit cases passed on Python "
+        f"{results['python']} ({results['platform']}).",
+        "",
+        "Behaviours: **cooperative** — nothing to do but import it after patching; "
+        "**needs-patcher** — waits in C unless set up for gevent, and a patchkit patcher "
+        "does that by default; **blocks-in-c** — holds the hub in C, and a change in your "
+        "code (the fix) works around it; **unfixable** — cannot be made cooperative: "
+        "replace it, or keep it off the hub. *GIL released* means gevent's threadpool "
+        "lets the hub run while the call works; *GIL held* means it does not.",
+    ]
+    for category in dict.fromkeys(lib.category for lib in libraries):
+        lines += ["", f"## {category}", "",
+                  "| library | tested | behaviour | fix | evidence |", "|---|---|---|---|---|"]
+        for lib in (lib for lib in libraries if lib.category == category):
+            names = ", ".join(f"`{n}`" for n in (*lib.imports, *lib.calls)[:4])
+            gil = f" (GIL {lib.gil})" if lib.gil else ""
+            patcher = f"; patcher `{lib.patcher}`" if lib.patcher else ""
+            lines.append(f"| **{lib.name}** ({names}) | {versions.get(lib.key) or 'not installed'}"
+                         f" | {_behaviour(lib)}{gil}{patcher} | {_cell(_fix(lib))} | "
+                         f"{_cell(_evidence(lib, cases))} |")
+    lines += ["", "## Notes", ""]
+    lines += [f"- **{lib.name}**: {_cell(lib.note)} ([source]({lib.source}))"
+              for lib in libraries if lib.note]
+    return "\n".join(lines) + "\n"
+
+
+def _version(text: str | None) -> str | None:
+    return None if text is None or text.startswith("Python ") else text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python audits/compatibility.py",
+                                     description=__doc__.split("\n\n")[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--render", action="store_true", help="no runs: render from results.json")
+    mode.add_argument("--check", action="store_true", help="exit 1 if the page is stale")
+    parser.add_argument("-n", "--workers", default="2", help="pytest-xdist workers (default 2)")
+    options = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    if options.check:
+        current = PAGE.read_text(encoding="utf-8") if PAGE.exists() else ""
+        if current != render(json.loads(RESULTS.read_text(encoding="utf-8"))):
+            print(f"{PAGE.relative_to(ROOT)} is stale: run python audits/compatibility.py "
+                  "--render (or without --render to re-run the evidence)", file=sys.stderr)
+            return 1
+        return 0
+    if not options.render:
+        RESULTS.write_text(json.dumps(collect(run_evidence(options.workers)), indent=2) + "\n",
+                           encoding="utf-8")
+    PAGE.write_text(render(json.loads(RESULTS.read_text(encoding="utf-8"))), encoding="utf-8")
+    print(f"wrote {PAGE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
