@@ -31,6 +31,7 @@ CASES = {
     "scale": "benchmarks.bench_scale",
     "plugin": "benchmarks.bench_plugin",
     "static": "benchmarks.bench_static",
+    "gunicorn": "benchmarks.bench_gunicorn",
     "monitor": "benchmarks.bench_monitor",
 }
 

@@ -1,7 +1,7 @@
 """Smoke test of the benchmark suite: ``python -m benchmarks --quick`` runs every case.
 
 No timing is asserted (the machines are noisy); only that every case runs, prints its ratio
-line and lands in the JSON results. It is one test of ~35 s (up to ~70 s beside a parallel
+line and lands in the JSON results. It is one test of ~45 s (up to ~90 s beside a parallel
 suite), so under ``pytest -n auto`` it occupies one worker while the others run the rest; it
 carries ``xdist_group("benchmarks")`` (registered by pytest-xdist) so ``--dist loadgroup``
 keeps it apart, and a 600 s subprocess timeout bounds it. Deselect it with
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ("startup", "hotpath", "audit", "scale", "plugin", "static", "monitor")
+CASES = ("startup", "hotpath", "audit", "scale", "plugin", "static", "gunicorn", "monitor")
 
 pytestmark = pytest.mark.xdist_group("benchmarks")
 

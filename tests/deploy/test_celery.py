@@ -1,0 +1,44 @@
+"""Celery's gevent pool on the suite's real redis, audited: the blocking task is found in the
+worker, and the terminal report reaches the real stderr, not Celery's logger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services import Redis
+
+from .conftest import (audited, celery_env, celery_worker_args, enqueue, findings_at,
+                       processes_by_pid, report_lines)
+
+TASKS = 6
+
+def test_celery_gevent_worker_blocking_task(tmp_path: Path, redis_server: Redis) -> None:
+    env = celery_env(redis_server)
+    program = audited(tmp_path, "--duration", "6", *celery_worker_args(), env=env)
+    pids = enqueue(env, count=TASKS)
+    run = program.finish(timeout=60)
+    assert pids == [program.pid], pids  # -P gevent runs the tasks in the worker process itself
+    assert run.returncode == 0, run.stderr[-3000:]  # --duration ends with status 0
+    report = run.report
+    assert report is not None, run.stderr[-3000:]
+    assert report["stopped_by"] == "--duration" and report["duration_s"] < 6 + 15
+    # -P gevent forks no worker; a program it runs (Celery's banner runs `uname -p`
+    # through subprocess) is no audited Python process.
+    assert [p["pid"] for p in report["processes"]] == [program.pid], report["processes"]
+    assert processes_by_pid(report)[program.pid]["role"] == "main"
+    assert not [f for f in report["findings"] if f["kind"] == "unpatched"]
+    found = findings_at(report, "tasksmod.py", "block")
+    assert found and {pid for f in found for pid in f["pids"]} == {program.pid}, found
+    assert sum(f["count"] for f in found) >= TASKS and max(f["max_s"] for f in found) >= 0.05
+
+
+def test_celery_report_is_not_routed_through_its_logger(tmp_path: Path,
+                                                         redis_server: Redis) -> None:
+    env = celery_env(redis_server)
+    program = audited(tmp_path, "--duration", "4", *celery_worker_args(), env=env)
+    enqueue(env, count=2)
+    run = program.finish(timeout=60)
+    lines = report_lines(run.stderr)
+    assert lines[0].startswith("patchkit audit: -m celery"), lines[0]
+    assert not [line for line in lines if "/MainProcess]" in line], "\n".join(lines)
+    assert any("tasksmod.py" in line for line in lines), "\n".join(lines)
