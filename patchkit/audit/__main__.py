@@ -122,9 +122,6 @@ def _render(namespace: argparse.Namespace, more: list[str]) -> RenderConfig:
         if not os.path.isfile(source):
             raise ConfigError(f"--render {source}: no such file (--render runs nothing: "
                               "give it saved --json reports only)")
-    if namespace.json is not None and len(sources) == 1:
-        raise ConfigError("--render reads a JSON report; --json writes one only when "
-                          "merging several")
     json_path = _output(namespace.json, "--json") if namespace.json is not None else None
     return RenderConfig(sources, _output(namespace.html, "--html"),
                         _output(namespace.sarif, "--sarif"), os.getcwd(), namespace.quiet,

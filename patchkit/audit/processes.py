@@ -224,10 +224,10 @@ def merge(parts: list[Part], origin_at: float,
     groups = []
     for part in parts:
         part.info.started_s = max(part.info.started_at - origin_at, 0.0)
-        part.info.findings = len(part.findings)
         pid = part.info.pid
         own = [with_pid(f, pid) for f in part.findings
                if not (f.kind == "unpatched" and any_patched)]
+        part.info.findings = len(own)
         groups.append((own, part.info.started_s))
     findings = combine(groups)
     argvs = [p.info.argv for p in parts]

@@ -163,10 +163,13 @@ def _groups(findings: list[Finding]) -> list[tuple[str, list[Finding]]]:
 def render_terminal(report: Report, console: Console) -> None:
     """Print the human-readable report on *console*."""
     blocking = sum(f.total_s for f in report.findings if f.kind == "blocking")
-    stopped = f" (stopped by {report.stopped_by})" if report.stopped_by else ""
-    console.print(Text.assemble(
-        ("patchkit audit", "bold"), f": {_short_path(report.target)} exited "
-        f"{report.exit_code}{stopped} after {report.duration_s:.2f} s"))
+    if report.stopped_by == "still running":  # SIGUSR2, or the in-process API's report
+        status = f"still running after {report.duration_s:.2f} s (the report so far)"
+    else:
+        stopped = f" (stopped by {report.stopped_by})" if report.stopped_by else ""
+        status = f"exited {report.exit_code}{stopped} after {report.duration_s:.2f} s"
+    console.print(Text.assemble(("patchkit audit", "bold"),
+                                f": {_short_path(report.target)} {status}"))
     console.print(f"{len(report.findings)} finding(s), {_seconds(blocking)} of hub blocking "
                   "above the threshold")
     if len(report.processes) > 1:

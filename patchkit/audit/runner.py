@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 import traceback
-from typing import IO, TYPE_CHECKING, Any, Callable
+from typing import IO, TYPE_CHECKING, Any
 
 from patchkit._run import Target, die_like_python, run_target
 
@@ -24,6 +24,7 @@ from .detectors.sampler import original_thread_api
 from .follow import FOLLOW_ENV, FollowSettings, ProcessAudit
 from .guard import auditor_work
 from .session import Session
+from .stopping import Stopper
 
 if TYPE_CHECKING:
     from .report import Report
@@ -34,160 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["Auditor", "Stopper", "run"]
 
 Auditor = Session  # the name the pytest plugin imports
-
-
-_AUDIT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-_RESEND_DELAY = 0.002  # seconds before a signal that hit the auditor's own code lands again
-
-
-class _Stop(SystemExit):
-    """Raised in the target by SIGTERM or --duration; a SystemExit so gevent passes it
-    from the hub to the main greenlet and the target's ``finally`` blocks run."""
-
-
-_PATCHING_FILES = (os.path.join(os.path.dirname(_AUDIT_DIR.rstrip(os.sep)), "_core.py"),
-                   os.sep + os.path.join("gevent", "monkey") + os.sep)
-
-
-def _patching(frame: Any) -> bool:
-    """Whether *frame* is inside patching: a stop raised there would leave a process
-    half patched (gevent's thread patch cannot be rolled back from every point)."""
-    depth = 0
-    while frame is not None and depth < 100:
-        name = frame.f_code.co_filename
-        if name == _PATCHING_FILES[0] or _PATCHING_FILES[1] in name:
-            return True
-        frame, depth = frame.f_back, depth + 1
-    return False
-
-
-class Stopper:
-    """SIGTERM and ``--duration`` handling: stop the target with :class:`_Stop`.
-
-    Args:
-        duration: Seconds before the target is stopped, or None.
-        hub_ident: OS thread id of the thread running the target.
-    """
-
-    def __init__(self, duration: float | None, hub_ident: int) -> None:
-        self.duration = duration
-        self.hub_ident = hub_ident
-        self.reason: str | None = None
-        self.ident: int | None = None
-        self._previous: Any = None
-        self._previous_int: Any = None
-        self._lock: Any = None
-        self.on_request: Callable[[], None] = lambda: None
-
-    def arm(self) -> None:
-        """Install the SIGTERM (and default SIGINT) handlers and start the --duration timer.
-
-        Main thread only.
-        """
-        self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._previous_int = signal.signal(signal.SIGINT, self._on_sigint)
-        if self.duration is not None:
-            start_thread, allocate_lock, _ = original_thread_api()
-            self._lock = allocate_lock()
-            self._lock.acquire()
-            start_thread(self._timer, ())
-
-    def disarm(self) -> None:
-        """Stop the timer and restore the previous SIGTERM handler; idempotent."""
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-            self._previous = None
-        if self._previous_int is not None:
-            if signal.getsignal(signal.SIGINT) == self._on_sigint:
-                signal.signal(signal.SIGINT, self._previous_int)
-            self._previous_int = None
-
-    def _deferred(self, signum: int, frame: Any) -> bool:
-        # An exception raised inside the greenlet tracer, the audit hook or a gc callback
-        # would break the target's switch or call (or be ignored); let the signal land
-        # again shortly, from a native thread: re-sent from here, it would be handled at
-        # once, inside this handler, deferred again, and so on until a RecursionError.
-        # Likewise in patching and in the hub's own setup code (see _patching and
-        # _in_hub_setup).
-        if frame is not None and (frame.f_code.co_filename.startswith(_AUDIT_DIR)
-                                  or _patching(frame) or _in_hub_setup(frame)):
-            start_thread, _, _ = original_thread_api()
-            start_thread(self._resend, (signum,))
-            return True
-        return False
-
-    def _resend(self, signum: int) -> None:
-        from gevent.monkey import get_original
-
-        get_original("time", "sleep")(_RESEND_DELAY)
-        signal.pthread_kill(self.hub_ident, signum)
-
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        if not self._deferred(signum, frame):
-            self.on_request()
-            raise KeyboardInterrupt
-
-    def _on_sigterm(self, signum: int, frame: Any) -> None:
-        if self._deferred(signum, frame):
-            return
-        if self.reason is None:
-            self.reason = "SIGTERM"
-        self.on_request()
-        raise _Stop(0 if self.reason == "--duration" else 128 + signal.SIGTERM)
-
-    def _timer(self) -> None:
-        _, _, get_ident = original_thread_api()
-        self.ident = get_ident()
-        lock = self._lock
-        if lock is None or lock.acquire(True, self.duration):
-            return
-        self.reason = "--duration"
-        self.on_request()
-        # A real signal (not interrupt_main) also interrupts a blocking call in C.
-        ours = signal.getsignal(signal.SIGTERM) == self._on_sigterm
-        signal.pthread_kill(self.hub_ident, signal.SIGTERM if ours else signal.SIGINT)
-
-
-def _in_hub_setup(frame: Any) -> bool:
-    """Whether *frame* is gevent's hub running its own Python code outside its loop.
-
-    ``Hub.run`` calls Python code before its loop starts (its monitor-thread setup,
-    right after the target first waits). A stop raised there does not pass through the
-    loop's error handling: it ends the hub, and the main greenlet, handed the error by
-    the dying hub, cannot switch to it again -- the target's ``finally`` blocks fail with
-    InvalidSwitchError and it exits 1. Inside the loop (the handler's frame is
-    ``Hub.run`` itself: the loop's C code checks signals) gevent hands the error to the
-    main greenlet. Engine code called from a loop callback reads the same and is merely
-    deferred too.
-    """
-    hub_module = sys.modules.get("gevent.hub")
-    if hub_module is None:
-        return False
-    run_code = getattr(hub_module.Hub.run, "__code__", None)
-    if frame.f_code is run_code:
-        return False
-    import sysconfig
-
-    import gevent
-
-    paths = sysconfig.get_paths()
-    gevent_dir = os.path.dirname(os.path.abspath(gevent.__file__ or "")) + os.sep
-    stdlib = os.path.abspath(paths["stdlib"]) + os.sep
-    # site-packages may lie inside the stdlib folder (a Python without a venv)
-    site = tuple(os.path.abspath(paths[key]) + os.sep for key in ("purelib", "platlib"))
-    while frame is not None:
-        if frame.f_code is run_code:
-            return True
-        file = frame.f_code.co_filename
-        if not (file.startswith((gevent_dir, "<frozen "))
-                or file.startswith(stdlib) and not file.startswith(site)):
-            return False  # the target's code: it runs in a loop callback, or not in the hub
-        frame = frame.f_back
-    return False
 
 
 def _target_file(target: Target) -> str | None:
@@ -226,6 +73,7 @@ class _Main:
         self.stderr = stderr
         _, allocate_lock, _ = original_thread_api()
         self._lock = allocate_lock()
+        self._watching = False
         self.report: Report | None = None
 
     def finish(self, code: int) -> Report:
@@ -265,7 +113,11 @@ class _Main:
                       self.stopper.reason, processes=processes, started_at=session.started_at)
 
     def watchdog(self) -> None:
-        """Start a native thread that ends the process if it outlives the grace period."""
+        """Start a native thread that ends the process if it outlives the grace period
+        (once: the first stop request counts)."""
+        if self._watching:
+            return
+        self._watching = True
         start_thread, _, _ = original_thread_api()
         start_thread(self._watch, ())
 
@@ -273,7 +125,7 @@ class _Main:
         from gevent.monkey import get_original
 
         get_original("time", "sleep")(self.config.grace)
-        reason = self.stopper.reason or "SIGINT"
+        reason = self.stopper.reason or self.stopper.signalled or "SIGINT"
         what = "exit" if self.report is not None else "stop"
         print(f"python -m patchkit.audit: the program did not {what} within "
               f"{self.config.grace:g} s of {reason}; ending it (exit status "
@@ -324,8 +176,8 @@ def run(config: AuditConfig) -> int:
     main = _Main(config, audit, stopper, stderr)
     audit.on_exit = main.finish
     stopper.on_request = main.watchdog
-    session.extra_idents = lambda: {stopper.ident} if stopper.ident else set()
-    session.fork_listeners.append(lambda _: stopper.disarm())
+    session.extra_idents = lambda: {i for i in (stopper.ident, stopper.reader) if i}
+    session.fork_listeners.append(lambda _: stopper.disarm(in_child=True))
     _follow(config, folder)
     stopper.arm()
     _arm_dump(main)
@@ -381,7 +233,7 @@ def _dump(main: _Main) -> None:
             processes, findings = merge(parts, session.started_at, main.config.follow)
             report = Report(main.config.target.display, [main.config.target.value],
                             -1, time.perf_counter() - session.started,
-                            session.watch.patched_modules(), findings, "SIGUSR2 (still running)",
+                            session.watch.patched_modules(), findings, "still running",
                             processes=processes, started_at=session.started_at)
             if main.config.json_path not in (None, "-"):
                 from .report import write_json

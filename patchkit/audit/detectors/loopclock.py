@@ -143,7 +143,8 @@ def lag_finding(clock: LoopClock, origin: float, largest_block: float) -> Any:
     if worst <= largest_block * 1.2 + 0.002:
         return None  # no later than the largest block: that finding says it already
     why = (f"blocks back to back in one loop turn add up: the largest single block "
-           f"was {largest_block * 1000:.1f} ms")
+           f"was {largest_block * 1000:.1f} ms" if largest_block > 0 else
+           "no single block reached the threshold: shorter ones in one loop turn added up")
     return Finding(
         "loop-lag", None, None, None, None, None, len(episodes),
         sum(e.duration for e in episodes), worst, None, None, None, [],

@@ -80,5 +80,8 @@ class RunDelay:
     def close(self) -> None:
         """Release the file; idempotent."""
         if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None
+            try:
+                os.close(fd)
+            except OSError:  # closed already: gevent's subprocess closes every fd before exec
+                pass

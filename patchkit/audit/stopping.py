@@ -1,0 +1,239 @@
+"""Stopping an audited program every time: SIGTERM, SIGINT and ``--duration``.
+
+The stop is raised in the target as :class:`_Stop` (a ``SystemExit``, so its ``finally``
+blocks run), except where raising it would do harm -- in the auditor's own code, in
+patching, in the hub's own setup -- where it is sent again shortly. A signal that no
+Python handler can see (the main thread stuck in C) still reaches a native thread through
+the signal wakeup file descriptor, which starts the stop watchdog (see ``runner``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any, Callable
+
+from .detectors.sampler import original_thread_api
+
+__all__ = ["Stopper"]
+
+
+_AUDIT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_RESEND_DELAY = 0.002  # seconds before a signal that hit the auditor's own code lands again
+
+
+class _Stop(SystemExit):
+    """Raised in the target by SIGTERM or --duration; a SystemExit so gevent passes it
+    from the hub to the main greenlet and the target's ``finally`` blocks run."""
+
+
+_PATCHING_FILES = (os.path.join(os.path.dirname(_AUDIT_DIR.rstrip(os.sep)), "_core.py"),
+                   os.sep + os.path.join("gevent", "monkey") + os.sep)
+
+
+def _patching(frame: Any) -> bool:
+    """Whether *frame* is inside patching: a stop raised there would leave a process
+    half patched (gevent's thread patch cannot be rolled back from every point)."""
+    depth = 0
+    while frame is not None and depth < 100:
+        name = frame.f_code.co_filename
+        if name == _PATCHING_FILES[0] or _PATCHING_FILES[1] in name:
+            return True
+        frame, depth = frame.f_back, depth + 1
+    return False
+
+
+class Stopper:
+    """SIGTERM and ``--duration`` handling: stop the target with :class:`_Stop`.
+
+    Args:
+        duration: Seconds before the target is stopped, or None.
+        hub_ident: OS thread id of the thread running the target.
+    """
+
+    def __init__(self, duration: float | None, hub_ident: int) -> None:
+        self.duration = duration
+        self.hub_ident = hub_ident
+        self.reason: str | None = None
+        self.ident: int | None = None
+        self.reader: int | None = None
+        self.signalled: str | None = None
+        self._previous: Any = None
+        self._previous_int: Any = None
+        self._lock: Any = None
+        self._wakeup: tuple[int, int, int] | None = None  # (read fd, write fd, previous fd)
+        self.on_request: Callable[[], None] = lambda: None
+
+    def arm(self) -> None:
+        """Install the SIGTERM (and default SIGINT) handlers and start the --duration timer.
+
+        Main thread only.
+        """
+        self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous_int = signal.signal(signal.SIGINT, self._on_sigint)
+        if self.duration is not None:
+            start_thread, allocate_lock, _ = original_thread_api()
+            self._lock = allocate_lock()
+            self._lock.acquire()
+            start_thread(self._timer, ())
+        self._watch_signals()
+
+    def _watch_signals(self) -> None:
+        # CPython runs a Python signal handler only between bytecodes of the main thread:
+        # while that thread is stuck in C, the handler -- and the watchdog it starts --
+        # never runs. The C-level handler still writes the signal's number to the wakeup
+        # fd, which a native thread reads.
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        try:
+            previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread
+            os.close(read_fd)
+            os.close(write_fd)
+            return
+        self._wakeup = (read_fd, write_fd, previous)
+        start_thread, _, _ = original_thread_api()
+        start_thread(self._read_signals, (read_fd,))
+
+    def _read_signals(self, read_fd: int) -> None:
+        from gevent.monkey import get_original
+
+        read = get_original("os", "read")
+        _, _, get_ident = original_thread_api()
+        self.reader = get_ident()
+        try:
+            while True:
+                data = read(read_fd, 64)
+                if not data or 0 in data:  # 0: disarm() says stop
+                    return
+                if signal.SIGTERM in data or signal.SIGINT in data:
+                    # Only named: the reason is set by the handler that acts on it (the
+                    # program's own, if it replaced ours, decides how it ends).
+                    self.signalled = "SIGTERM" if signal.SIGTERM in data else "SIGINT"
+                    self.on_request()
+        except OSError:
+            return
+        finally:
+            os.close(read_fd)
+
+    def disarm(self, in_child: bool = False) -> None:
+        """Stop the timer and the signal watch, restore the previous handlers; idempotent.
+
+        Args:
+            in_child: In a forked child, whose copies of the watch's pipe are shared with
+                the parent's still-running watch thread: closed, never written to.
+        """
+        if self._lock is not None:
+            if not in_child:
+                self._lock.release()
+            self._lock = None
+        if self._wakeup is not None:
+            read_fd, write_fd, previous = self._wakeup
+            self._wakeup = None
+            try:
+                signal.set_wakeup_fd(previous)
+            except ValueError:
+                pass
+            if in_child:
+                os.close(read_fd)
+            else:
+                try:
+                    os.write(write_fd, b"\0")
+                except OSError:
+                    pass
+            os.close(write_fd)
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+        if self._previous_int is not None:
+            if signal.getsignal(signal.SIGINT) == self._on_sigint:
+                signal.signal(signal.SIGINT, self._previous_int)
+            self._previous_int = None
+
+    def _deferred(self, signum: int, frame: Any) -> bool:
+        # An exception raised inside the greenlet tracer, the audit hook or a gc callback
+        # would break the target's switch or call (or be ignored); let the signal land
+        # again shortly, from a native thread: re-sent from here, it would be handled at
+        # once, inside this handler, deferred again, and so on until a RecursionError.
+        # Likewise in patching and in the hub's own setup code (see _patching and
+        # _in_hub_setup).
+        if frame is not None and (frame.f_code.co_filename.startswith(_AUDIT_DIR)
+                                  or _patching(frame) or _in_hub_setup(frame)):
+            start_thread, _, _ = original_thread_api()
+            start_thread(self._resend, (signum,))
+            return True
+        return False
+
+    def _resend(self, signum: int) -> None:
+        from gevent.monkey import get_original
+
+        get_original("time", "sleep")(_RESEND_DELAY)
+        signal.pthread_kill(self.hub_ident, signum)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if not self._deferred(signum, frame):
+            self.on_request()
+            raise KeyboardInterrupt
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        if self._deferred(signum, frame):
+            return
+        if self.reason is None:
+            self.reason = "SIGTERM"
+        self.on_request()
+        raise _Stop(0 if self.reason == "--duration" else 128 + signal.SIGTERM)
+
+    def _timer(self) -> None:
+        _, _, get_ident = original_thread_api()
+        self.ident = get_ident()
+        lock = self._lock
+        if lock is None or lock.acquire(True, self.duration):
+            return
+        self.reason = "--duration"
+        self.on_request()
+        # A real signal (not interrupt_main) also interrupts a blocking call in C. A
+        # program that owns SIGTERM (gunicorn's master, Celery) gets SIGINT, its quick
+        # stop: Celery's warm shutdown on SIGTERM can outlast the grace period; the exit
+        # status is then the program's own (Celery's is 1).
+        ours = signal.getsignal(signal.SIGTERM) == self._on_sigterm
+        signal.pthread_kill(self.hub_ident, signal.SIGTERM if ours else signal.SIGINT)
+
+
+def _in_hub_setup(frame: Any) -> bool:
+    """Whether *frame* is gevent's hub running its own Python code outside its loop.
+
+    ``Hub.run`` calls Python code before its loop starts (its monitor-thread setup,
+    right after the target first waits). A stop raised there does not pass through the
+    loop's error handling: it ends the hub, and the main greenlet, handed the error by
+    the dying hub, cannot switch to it again -- the target's ``finally`` blocks fail with
+    InvalidSwitchError and it exits 1. Inside the loop (the handler's frame is
+    ``Hub.run`` itself: the loop's C code checks signals) gevent hands the error to the
+    main greenlet. Engine code called from a loop callback reads the same and is merely
+    deferred too.
+    """
+    hub_module = sys.modules.get("gevent.hub")
+    if hub_module is None:
+        return False
+    run_code = getattr(hub_module.Hub.run, "__code__", None)
+    if frame.f_code is run_code:
+        return False
+    import sysconfig
+
+    import gevent
+
+    paths = sysconfig.get_paths()
+    gevent_dir = os.path.dirname(os.path.abspath(gevent.__file__ or "")) + os.sep
+    stdlib = os.path.abspath(paths["stdlib"]) + os.sep
+    # site-packages may lie inside the stdlib folder (a Python without a venv)
+    site = tuple(os.path.abspath(paths[key]) + os.sep for key in ("purelib", "platlib"))
+    while frame is not None:
+        if frame.f_code is run_code:
+            return True
+        file = frame.f_code.co_filename
+        if not (file.startswith((gevent_dir, "<frozen "))
+                or file.startswith(stdlib) and not file.startswith(site)):
+            return False  # the target's code: it runs in a loop callback, or not in the hub
+        frame = frame.f_back
+    return False
