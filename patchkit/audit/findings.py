@@ -22,8 +22,8 @@ from .detectors.switches import RawBlock
 from .frames import Callee, FrameInfo, Stack
 
 __all__ = ["Finding", "StackFrame", "HubBlock", "EVENTS_PER_FINDING", "Site", "find_site", "held_the_hub",
-           "blocks_to_observations", "callback_observations",
-           "merge_events", "aggregate"]
+           "computed", "blocks_to_observations", "callback_observations",
+           "merge_events", "aggregate", "UNSAMPLED", "COMPUTED", "WAITED", "CPU_SHARE"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +118,32 @@ UNSAMPLED = "yielded here after the block (no stack was sampled while it lasted)
 *after* the block (a call that held the GIL, or a sampler thread the OS kept waiting)."""
 
 
+COMPUTED = "its thread was on a CPU for most of it (CPU time): computing, not waiting"
+"""The detail of a block its thread's CPU time shows was computation (Python or C)."""
+
+WAITED = "its thread waited, on a CPU for little of it (CPU time)"
+"""The detail of a block with no callee that its thread's CPU time shows was a wait."""
+
+CPU_SHARE = 0.5
+"""A block is computation when its thread computed for at least this share of it (and
+waited less than the threshold); below, it waited."""
+
+
+def computed(block: RawBlock, threshold: float, cpu_shares: dict[float, float] | None,
+             run_delays: dict[float, float] | None = None) -> bool | None:
+    """Whether *block* was its thread computing (Python or a C function such as TLS
+    parsing a CA bundle), from the thread's CPU time over it; None if unknown.
+
+    Computing means on a CPU for at least :data:`CPU_SHARE` of the time the OS let the
+    thread run, and waiting (I/O, sleep, a lock) for less than *threshold* in all.
+    """
+    share = (cpu_shares or {}).get(block.start)
+    if share is None:
+        return None
+    runnable = block.duration - (run_delays or {}).get(block.start, 0.0)
+    return share >= CPU_SHARE and (1.0 - share) * runnable <= threshold
+
+
 def held_the_hub(block: RawBlock, threshold: float,
                  run_delays: dict[float, float] | None = None) -> bool:
     """Whether *block* held the hub past *threshold* once the auditor's own time and the
@@ -128,7 +154,8 @@ def held_the_hub(block: RawBlock, threshold: float,
 def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list[Sample]],
                            threshold: float, attribution: Attribution,
                            originals: frozenset[int] = frozenset(),
-                           run_delays: dict[float, float] | None = None) -> list[Observation]:
+                           run_delays: dict[float, float] | None = None,
+                           cpu_shares: dict[float, float] | None = None) -> list[Observation]:
     """Give each timed block the stack sampled while it was blocked.
 
     The block goes to the site seen in most samples (the first such sample's stack);
@@ -137,29 +164,52 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
     time is taken out, blocks that were mostly the OS not running the thread
     (*run_delays*, see ``detectors.schedstat``), and open stretches nobody sampled,
     are dropped.
+
+    Where the thread's CPU time over a block is known (*cpu_shares*), it decides
+    whether the block computed (``cpu=True``, detail :data:`COMPUTED`; a sampled C
+    callee stays named) or waited, whatever the samples suggested.
     """
     out = []
     for block in blocks:
-        duration = block.duration
         taken = samples.get(block.start, [])
         if not held_the_hub(block, threshold, run_delays) or not (taken or block.switch_out):
             continue
-        if taken:
-            counts = Counter(_site_key(s, attribution) for s in taken)
-            best = counts.most_common(1)[0][0]
-            at_site = [s for s in taken if _site_key(s, attribution) == best]
-            callee = dominant_callee([None if s.cpu else s.callee for s in at_site])
-            out.append(Observation("blocking", at_site[0].stack, duration, callee,
-                                   cpu=callee is None, stretch=block.start))
-        elif block.runner is not None:
-            out.append(Observation("blocking", block.switch_out, duration,
-                                   _runner_callee(block.runner, originals),
-                                   detail="spawned here; it ran a function with no Python "
-                                          "frame", stretch=block.start))
-        else:
-            out.append(Observation("blocking", block.switch_out, duration,
-                                   detail=UNSAMPLED, stretch=block.start))
+        obs = _timed_observation(block, taken, attribution, originals)
+        cpu = computed(block, threshold, cpu_shares, run_delays)
+        if cpu is not None and not obs.detail.startswith("spawned here"):
+            obs.cpu = cpu
+            if cpu:
+                obs.detail = COMPUTED if obs.detail != UNSAMPLED else f"{COMPUTED}; {UNSAMPLED}"
+            elif obs.callee is None:
+                obs.detail = WAITED if obs.detail != UNSAMPLED else f"{WAITED}; {UNSAMPLED}"
+        out.append(obs)
     return out
+
+
+def _timed_observation(block: RawBlock, taken: list[Sample], attribution: Attribution,
+                       originals: frozenset[int]) -> Observation:
+    """The observation of one timed block from its samples, or from where it yielded.
+
+    A C function that computes with the GIL released is sampled as its callee (the
+    sampler was on time); samples taken while the thread held the GIL name no callee:
+    the sampler only gets the GIL where bytecode lets it go, which is no evidence of
+    what the thread was doing.
+    """
+    duration = block.duration
+    if taken:
+        counts = Counter(_site_key(s, attribution) for s in taken)
+        best = counts.most_common(1)[0][0]
+        at_site = [s for s in taken if _site_key(s, attribution) == best]
+        callee = dominant_callee([None if s.cpu else s.callee for s in at_site])
+        return Observation("blocking", at_site[0].stack, duration, callee,
+                           cpu=callee is None, stretch=block.start)
+    if block.runner is not None:
+        return Observation("blocking", block.switch_out, duration,
+                           _runner_callee(block.runner, originals),
+                           detail="spawned here; it ran a function with no Python frame",
+                           stretch=block.start)
+    return Observation("blocking", block.switch_out, duration, detail=UNSAMPLED,
+                       stretch=block.start)
 
 
 def callback_observations(callbacks: Iterable[HubCallback],
