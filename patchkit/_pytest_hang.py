@@ -143,16 +143,17 @@ def _threads(main_ident: int, own: set[int]) -> list[str]:
 def _greenlets(hub: Any) -> list[str]:
     """Greenlets started and not finished, with where each is suspended."""
     import greenlet
+    from gevent.hub import Hub
 
     lines = []
     for obj in gc.get_objects():
-        if (not isinstance(obj, greenlet.greenlet) or obj is hub or obj.dead
-                or not obj or obj.parent is None):
+        if not isinstance(obj, greenlet.greenlet) or isinstance(obj, Hub) or obj.dead:
             continue
         frame = obj.gr_frame
         if frame is None:
             continue
-        lines.append(f"  greenlet {obj!r}"[:160])
+        label = "main greenlet" if obj.parent is None else f"greenlet {obj!r}"
+        lines.append(f"  {label}"[:160])
         lines += _frame_lines(frame, limit=3)
     return lines
 
@@ -184,7 +185,9 @@ def _watchers(hub: Any) -> list[str]:
     lines = []
     for obj in gc.get_objects():
         kind = type(obj)
-        if not (kind.__module__.startswith("gevent.") and hasattr(kind, "callback")
+        module = getattr(kind, "__module__", None)
+        if not (isinstance(module, str) and module.startswith("gevent.")
+                and hasattr(kind, "callback")
                 and hasattr(kind, "active") and hasattr(kind, "ref")):
             continue
         try:

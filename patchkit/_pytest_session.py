@@ -125,6 +125,7 @@ class SessionFindings:
         for path in paths:
             kind = report_kind(path)
             try:
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
                 if kind == "json":
                     write_json(everything, path)
                     errors = []
