@@ -221,6 +221,11 @@ def _read_results(xml: Path, run: Run) -> None:
             run.by_plugin.setdefault(site, []).append(test)
 
 
+def _by_plugin(run: Run) -> int:
+    """Tests failed by the plugin's findings."""
+    return len({t for tests in run.by_plugin.values() for t in tests})
+
+
 def _table(results: dict[str, dict[str, list[Run]]]) -> str:
     import statistics
 
@@ -231,7 +236,9 @@ def _table(results: dict[str, dict[str, list[Run]]]) -> str:
     for name, runs in results.items():
         first = {mode: rs[0] for mode, rs in runs.items()}
         fails = " / ".join(
-            f"{len(first[m].failed)}" + (" (hung at exit)" if first[m].hung_at_exit else "")
+            f"{len(first[m].failed)}"
+            + (f" ({_by_plugin(first[m])} by patchkit)" if m.startswith("patchkit") else "")
+            + (" (hung at exit)" if first[m].hung_at_exit else "")
             + (" (timed out)" if first[m].timed_out else "") for m in MODES)
         base = set(first["plain"].failed) | set(first["gevent"].failed)
         sites: dict[str, set[str]] = {}

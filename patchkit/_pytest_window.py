@@ -15,7 +15,7 @@ from typing import Any
 
 from .audit import advice
 from .audit.detectors.imports import Attribution
-from .audit.findings import (COMPUTED, UNSAMPLED, WAITED, Finding, aggregate,
+from .audit.findings import (COMPUTED, IN_GEVENT, UNSAMPLED, WAITED, Finding, aggregate,
                              blocks_to_observations, find_site, held_the_hub, merge_events)
 from .audit.frames import FrameInfo
 from .audit.guard import auditor_work
@@ -108,12 +108,12 @@ class Window:
         if not (blocks or events or misbehavior):
             return None  # building an Attribution costs ~0.1 s: not for nothing
         attribution = _attribution()
+        shares = sampler.wait_shares
         timed = blocks_to_observations(blocks, sampler.samples, threshold, attribution,
-                                       auditor.watch.original_ids, delays,
-                                       getattr(sampler, "cpu_shares", None))
+                                       auditor.watch.original_ids, delays, shares)
         observations = merge_events(timed, events, attribution) + misbehavior
         observations = _unknown_cpu_as_waits(observations, time.thread_time() - self.cpu0,
-                                             _run_delay(auditor) - self.delay0)
+                                             _run_delay(auditor) - self.delay0, shares)
         if item is not None:
             _blame_test(observations, test_site(item), attribution)
         return observations
@@ -152,16 +152,21 @@ def _run_delay(auditor: Any) -> float:
     return (reader.read() or 0.0) if reader is not None else 0.0
 
 
-def _unexplained(obs: Any) -> bool:
-    """A block with nothing to say what it waited in and no verdict from its thread's
-    CPU time (no schedstat): sampled running bytecode, or not sampled at all (and not
-    a spawned C function, whose callee is known)."""
-    return (obs.callee is None and (obs.cpu or obs.detail == UNSAMPLED)
-            and not obs.detail.startswith((COMPUTED, WAITED)))
+def _unexplained(obs: Any, shares: dict[float, float]) -> bool:
+    """A block with no verdict from its own CPU time (no schedstat, or too few readings
+    around it; *shares* has the verdicts): sampled running bytecode, not sampled at all,
+    or sampled in a call that is not an original and no audit event explained (a C
+    function: computing or waiting)."""
+    if obs.kind != "blocking" or obs.stretch in shares or obs.detail.startswith(IN_GEVENT):
+        return False
+    callee = obs.callee
+    if callee is None:
+        return bool(obs.cpu or obs.detail == UNSAMPLED)
+    return not obs.detail and not (callee.original or callee.original_class)
 
 
-def _unknown_cpu_as_waits(observations: list[Any], cpu_used: float,
-                          run_delay: float) -> list[Any]:
+def _unknown_cpu_as_waits(observations: list[Any], cpu_used: float, run_delay: float,
+                          shares: dict[float, float]) -> list[Any]:
     """Tell computation from waits for the blocks their CPU time did not classify.
 
     A block with no sampled callee reads as CPU work; but when the sampler thread was
@@ -171,12 +176,16 @@ def _unknown_cpu_as_waits(observations: list[Any], cpu_used: float,
     time: a thread that computed for most of what remains was computing (``cpu``); one
     that used much less was waiting on something (not ``cpu``).
     """
-    unexplained = [o for o in observations if _unexplained(o)]
+    unexplained = [o for o in observations if _unexplained(o, shares)]
     if not unexplained:
         return observations
     blocked = sum(o.duration or 0.0 for o in unexplained) - run_delay
     waited = blocked > 0 and cpu_used < 0.5 * blocked
     for obs in unexplained:
+        if obs.callee is not None:
+            if not waited:
+                obs.cpu, obs.detail = True, COMPUTED
+            continue
         if waited and obs.cpu:  # sampled, but not computing: found at the line after the wait
             obs.detail = _WAITED
         obs.cpu = not waited

@@ -91,6 +91,11 @@ def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu:
         return (f"an object of the original (unpatched) {kind} class blocked the hub",
                 f"create it after patch_all() through {kind} (not a class captured before "
                 "patching)")
+    if obs.detail.startswith("in gevent's own cooperative code"):
+        return ("the greenlet was inside gevent's own cooperative code, on its way to the hub, "
+                "when its thread was kept from running: not a blocking call",
+                "nothing to change at this line; if it recurs, look for a native thread "
+                "computing while holding the GIL, or a machine short of CPUs")
     if cpu and callee is not None and name:
         return _computing(name, callee, obs.stack[-1].module if obs.stack else None)
     known = _known(callee, package, frame, context)

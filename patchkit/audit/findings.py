@@ -23,7 +23,8 @@ from .frames import Callee, FrameInfo, Stack
 
 __all__ = ["Finding", "StackFrame", "HubBlock", "EVENTS_PER_FINDING", "Site", "find_site", "held_the_hub",
            "computed", "blocks_to_observations", "callback_observations",
-           "merge_events", "aggregate", "UNSAMPLED", "COMPUTED", "WAITED", "CPU_SHARE"]
+           "merge_events", "aggregate", "UNSAMPLED", "COMPUTED", "WAITED", "IN_GEVENT",
+           "WAIT_SHARE"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,30 +119,37 @@ UNSAMPLED = "yielded here after the block (no stack was sampled while it lasted)
 *after* the block (a call that held the GIL, or a sampler thread the OS kept waiting)."""
 
 
-COMPUTED = "its thread was on a CPU for most of it (CPU time): computing, not waiting"
+COMPUTED = ("its thread computed (or was queued for a CPU) through most of it, by its CPU "
+            "time: not a wait")
 """The detail of a block its thread's CPU time shows was computation (Python or C)."""
 
-WAITED = "its thread waited, on a CPU for little of it (CPU time)"
+WAITED = "its thread waited, by its CPU time (neither computing nor queued for a CPU)"
 """The detail of a block with no callee that its thread's CPU time shows was a wait."""
 
-CPU_SHARE = 0.5
-"""A block is computation when its thread computed for at least this share of it (and
-waited less than the threshold); below, it waited."""
+IN_GEVENT = ("in gevent's own cooperative code, on its way to the hub: the thread was kept "
+             "from running (another thread holding the GIL, or the OS), not waiting on I/O")
+"""The detail of a block sampled only inside gevent's own cooperative code (a sleep, a
+wait switching to the hub) with no original callee: nothing the test's code waited in."""
+
+WAIT_SHARE = 0.5
+"""A block is a wait when its thread waited (neither computed nor was queued for a CPU)
+for at least this share of it, or for longer than the threshold in all."""
 
 
-def computed(block: RawBlock, threshold: float, cpu_shares: dict[float, float] | None,
-             run_delays: dict[float, float] | None = None) -> bool | None:
+def computed(block: RawBlock, threshold: float,
+             wait_shares: dict[float, float] | None) -> bool | None:
     """Whether *block* was its thread computing (Python or a C function such as TLS
-    parsing a CA bundle), from the thread's CPU time over it; None if unknown.
+    parsing a CA bundle) rather than waiting, from its CPU time and run-queue delay
+    over the block (:meth:`RunDelay.wait_share`); None if unknown.
 
-    Computing means on a CPU for at least :data:`CPU_SHARE` of the time the OS let the
-    thread run, and waiting (I/O, sleep, a lock) for less than *threshold* in all.
+    Computing: it waited (I/O, sleep, a lock) for less than :data:`WAIT_SHARE` of the
+    block and for less than *threshold* in all; the rest it ran, or the OS kept it
+    queued for a CPU (a busy machine: not the code's wait).
     """
-    share = (cpu_shares or {}).get(block.start)
+    share = (wait_shares or {}).get(block.start)
     if share is None:
         return None
-    runnable = block.duration - (run_delays or {}).get(block.start, 0.0)
-    return share >= CPU_SHARE and (1.0 - share) * runnable <= threshold
+    return share < WAIT_SHARE and share * block.duration <= threshold
 
 
 def held_the_hub(block: RawBlock, threshold: float,
@@ -155,7 +163,7 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
                            threshold: float, attribution: Attribution,
                            originals: frozenset[int] = frozenset(),
                            run_delays: dict[float, float] | None = None,
-                           cpu_shares: dict[float, float] | None = None) -> list[Observation]:
+                           wait_shares: dict[float, float] | None = None) -> list[Observation]:
     """Give each timed block the stack sampled while it was blocked.
 
     The block goes to the site seen in most samples (the first such sample's stack);
@@ -165,7 +173,7 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
     (*run_delays*, see ``detectors.schedstat``), and open stretches nobody sampled,
     are dropped.
 
-    Where the thread's CPU time over a block is known (*cpu_shares*), it decides
+    Where the thread's CPU time over a block is known (*wait_shares*), it decides
     whether the block computed (``cpu=True``, detail :data:`COMPUTED`; a sampled C
     callee stays named) or waited, whatever the samples suggested.
     """
@@ -175,15 +183,32 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
         if not held_the_hub(block, threshold, run_delays) or not (taken or block.switch_out):
             continue
         obs = _timed_observation(block, taken, attribution, originals)
-        cpu = computed(block, threshold, cpu_shares, run_delays)
+        cpu = computed(block, threshold, wait_shares)
         if cpu is not None and not obs.detail.startswith("spawned here"):
             obs.cpu = cpu
             if cpu:
                 obs.detail = COMPUTED if obs.detail != UNSAMPLED else f"{COMPUTED}; {UNSAMPLED}"
             elif obs.callee is None:
                 obs.detail = WAITED if obs.detail != UNSAMPLED else f"{WAITED}; {UNSAMPLED}"
+        if taken and _in_gevent_only(obs):
+            obs.cpu, obs.detail = True, IN_GEVENT
         out.append(obs)
     return out
+
+
+def _in_gevent_only(obs: Observation) -> bool:
+    """Sampled inside gevent's own code with no callee of its own (or one of gevent's),
+    called from code that is not patchkit's (whose cut at a test's end is a gevent sleep
+    that a GIL-holding call just before it would otherwise hide behind)."""
+    stack = obs.stack
+    if not stack or not (stack[-1].module or "").startswith("gevent."):
+        return False
+    callee = obs.callee
+    if callee is not None and (callee.original or callee.original_class
+                               or not (callee.home or "").startswith("gevent")):
+        return False
+    callers = [f for f in stack if not (f.module or "").startswith("gevent")]
+    return not callers or not (callers[-1].module or "").startswith("patchkit")
 
 
 def _timed_observation(block: RawBlock, taken: list[Sample], attribution: Attribution,

@@ -11,7 +11,7 @@ waiting for a CPU is not reported. Elsewhere (no schedstat) nothing is filtered.
 The same line's first field is the time the thread spent *on* a CPU. Over a block,
 that tells computing (Python or C: TLS parsing a CA bundle, ``hashlib.pbkdf2_hmac``)
 from waiting (a socket, a sleep, a lock), whatever the sampled stack shows:
-:meth:`RunDelay.cpu_share`.
+:meth:`RunDelay.wait_share`.
 """
 
 from __future__ import annotations
@@ -91,29 +91,38 @@ class RunDelay:
             return None
         return self._delays[last] - self._delays[first]
 
-    def cpu_share(self, start: float, end: float) -> float | None:
-        """The share of ``[start, end]`` the thread computed, of the time it was not
-        waiting for a CPU (0 = it waited throughout, 1 = it computed throughout), or None.
+    def wait_share(self, start: float, end: float) -> float | None:
+        """The share of ``[start, end]`` the thread spent waiting -- neither on a CPU nor
+        runnable and queued for one (0 = it computed or was kept off a CPU throughout,
+        1 = it waited throughout: I/O, a sleep, a lock) -- or None.
 
-        From two readings inside the interval when they span at least half of it (they
-        time only the block: the sampler reads every period while a call releases the
-        GIL); else from the last reading before *start* to the first after *end*, which
-        also counts what the thread did just around the block.
+        From the pair of readings that times the block best: each end is the reading
+        just inside or just outside the interval, whichever pair covers at least half of
+        it with the least time outside it (time outside counts what the thread did around
+        the block). None when no pair covers half the block with at most half its length
+        outside it: too few readings (a starved sampler) to tell.
         """
-        times = self._times
-        inner_lo = bisect.bisect_left(times, start)
-        inner_hi = bisect.bisect_right(times, end) - 1
-        if inner_hi > inner_lo and times[inner_hi] - times[inner_lo] >= 0.5 * (end - start):
-            first, last = inner_lo, inner_hi
-        else:
-            first = bisect.bisect_right(times, start + SLACK) - 1
-            last = bisect.bisect_left(times, end - SLACK)
-            if first < 0 or last >= len(times):
-                return None
-        runnable = times[last] - times[first] - (self._delays[last] - self._delays[first])
-        if runnable <= 0:
+        times, length = self._times, end - start
+        inside_lo = bisect.bisect_left(times, start)
+        inside_hi = bisect.bisect_right(times, end) - 1
+        best: tuple[float, int, int] | None = None
+        for first in {inside_lo, inside_lo - 1}:
+            for last in {inside_hi, inside_hi + 1}:
+                if not 0 <= first < last < len(times):
+                    continue
+                covered = min(times[last], end) - max(times[first], start)
+                outside = max(0.0, start - times[first]) + max(0.0, times[last] - end)
+                if covered >= 0.5 * length and outside <= 0.5 * length + 2 * SLACK and (
+                        best is None or outside < best[0]):
+                    best = (outside, first, last)
+        if best is None:
             return None
-        return min(max((self._cpu[last] - self._cpu[first]) / runnable, 0.0), 1.0)
+        _, first, last = best
+        span = times[last] - times[first]
+        busy = (self._cpu[last] - self._cpu[first]) + (self._delays[last] - self._delays[first])
+        if span <= 0:
+            return None
+        return min(max(1.0 - busy / span, 0.0), 1.0)
 
     def close(self) -> None:
         """Release the file; idempotent."""

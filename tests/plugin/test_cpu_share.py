@@ -1,0 +1,51 @@
+"""The CPU-time reading behind "computation is not a failure": real schedstat, this thread."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+
+import pytest
+
+from patchkit.audit.detectors.schedstat import RunDelay
+
+pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/schedstat"),
+                                reason="Linux schedstat")
+
+
+def _timed(work: object) -> float | None:
+    reader = RunDelay(threading.get_native_id())
+    try:
+        reader.tick(time.perf_counter(), 0.0)
+        start = time.perf_counter()
+        work()  # type: ignore[operator]
+        end = time.perf_counter()
+        reader.tick(end, 0.0)
+        return reader.wait_share(start, end)
+    finally:
+        reader.close()
+
+
+def test_computing_in_c_reads_as_cpu() -> None:
+    share = _timed(lambda: hashlib.pbkdf2_hmac("sha256", b"x", b"salt", 200_000))
+    assert share is not None and share < 0.4
+
+
+def test_sleeping_reads_as_waiting() -> None:
+    share = _timed(lambda: time.sleep(0.05))
+    assert share is not None and share > 0.7
+
+
+def test_too_few_readings_say_nothing() -> None:
+    reader = RunDelay(threading.get_native_id())
+    try:
+        reader.tick(time.perf_counter(), 0.0)
+        time.sleep(0.02)
+        start = time.perf_counter()
+        time.sleep(0.01)
+        # one reading long before the block, none after it: no pair times it
+        assert reader.wait_share(start, time.perf_counter()) is None
+    finally:
+        reader.close()
