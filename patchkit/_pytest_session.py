@@ -76,6 +76,8 @@ class SessionFindings:
 
     def summary(self) -> list[str]:
         """The terminal summary: one entry per call site, failing ones first."""
+        from .pytest_report import package_label
+
         lines = []
         for site in self._ordered():
             data = site.finding
@@ -86,7 +88,8 @@ class SessionFindings:
             tests = len(site.tests)
             shown = ", ".join(site.tests[:_SHOWN_TESTS])
             more = f" (+{tests - _SHOWN_TESTS} more)" if tests > _SHOWN_TESTS else ""
-            lines += [f"{label} {where}  [{data['kind']}, package: {data['package'] or 'app'}"
+            package = package_label(data["package"], data["file"])
+            lines += [f"{label} {where}  [{data['kind']}, package: {package}"
                       f"{callee}]",
                       f"    {tests} test{'s' * (tests != 1)}, {data['count']}x, worst "
                       f"{data['max_s'] * 1000:.1f} ms, total {data['total_s'] * 1000:.1f} ms"

@@ -1,4 +1,5 @@
-"""The CPU-time reading behind "computation is not a failure": real schedstat, this thread."""
+"""Readings behind the plugin's verdicts: CPU time per block (real schedstat, this thread),
+and which package a file belongs to."""
 
 from __future__ import annotations
 
@@ -49,3 +50,14 @@ def test_too_few_readings_say_nothing() -> None:
         assert reader.wait_share(start, time.perf_counter()) is None
     finally:
         reader.close()
+
+
+def test_gevent_and_stdlib_files_are_not_called_app() -> None:
+    import gevent.hub
+
+    from patchkit.pytest_report import package_label
+
+    assert package_label(None, gevent.hub.__file__) == "gevent"
+    assert package_label(None, threading.__file__) == "stdlib"
+    assert package_label(None, __file__) == "app"
+    assert package_label("pyzmq", gevent.hub.__file__) == "pyzmq"
