@@ -209,16 +209,19 @@ def _read_results(xml: Path, run: Run) -> None:
     if not xml.exists():
         return
     root = ET.parse(xml).getroot()
-    for case in root.iter("testcase"):
+    seen: set[str] = set()
+    for case in root.iter("testcase"):  # a test with an error at teardown is listed twice
+        test = f"{case.get('classname')}::{case.get('name')}"
         problem = case.find("failure")
         if problem is None:
             problem = case.find("error")
-        skipped = case.find("skipped") is not None
-        run.tests += 0 if skipped else 1
+        if test not in seen and case.find("skipped") is None:
+            run.tests += 1
+        seen.add(test)
         if problem is None:
             continue
-        test = f"{case.get('classname')}::{case.get('name')}"
-        run.failed.append(test)
+        if test not in run.failed:
+            run.failed.append(test)
         text = (problem.get("message") or "") + "\n" + (problem.text or "")
         if "patchkit: this test blocked the gevent hub" not in text:
             continue

@@ -9,9 +9,11 @@ though no Python frame exists for it.
 
 from __future__ import annotations
 
-import ast
+import io
+import keyword
 import linecache
 import sys
+import tokenize
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -96,13 +98,64 @@ def _parse_call(code: types.CodeType, lasti: int) -> str | None:
         return None
     lines[-1] = lines[-1].encode()[:end_col].decode(errors="replace")
     lines[0] = lines[0].encode()[col:].decode(errors="replace")
+    return called_expression("".join(lines).strip())
+
+
+_SKIPPED = frozenset({tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT,
+                      tokenize.DEDENT, tokenize.ENDMARKER})
+_OPENING, _CLOSING = "([{", ")]}"
+
+
+def called_expression(text: str) -> str | None:
+    """The called expression of *text* when it is one call (``a.b(c)`` -> ``a.b``), else None.
+
+    From tokens, not ``ast``: CPython 3.11's AST constructor keeps its recursion depth in
+    per-interpreter state, so a parse on the sampler's thread, interleaved with one on
+    the hub's thread, failed the other ("AST constructor recursion depth mismatch", seen
+    as an INTERNALERROR in pytest's traceback formatting).
+    """
     try:
-        node = ast.parse("".join(lines).strip(), mode="eval").body
-    except SyntaxError:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                  if t.type not in _SKIPPED]
+    except (tokenize.TokenError, SyntaxError):
         return None
-    if not isinstance(node, ast.Call):
+    if len(tokens) < 3 or tokens[-1].string != ")":
         return None
-    return ast.unparse(node.func)
+    depth, opening = 0, -1
+    for index in range(len(tokens) - 1, -1, -1):
+        token = tokens[index]
+        if token.type == tokenize.OP and token.string in _CLOSING:
+            depth += 1
+        elif token.type == tokenize.OP and token.string in _OPENING:
+            depth -= 1
+            if depth == 0:
+                opening = index
+                break
+    if opening <= 0 or tokens[opening].string != "(" or not _one_operand(tokens[:opening]):
+        return None
+    return " ".join(_text(text, tokens[0].start, tokens[opening - 1].end).split())
+
+
+def _one_operand(tokens: list[tokenize.TokenInfo]) -> bool:
+    """Whether *tokens* are one operand: names, literals and brackets joined by dots
+    (``a.b``, ``f(x).g``, ``"s".join``), not ``a + b`` or ``not f``."""
+    depth = 0
+    for token in tokens:
+        if token.type == tokenize.OP and token.string in _OPENING:
+            depth += 1
+        elif token.type == tokenize.OP and token.string in _CLOSING:
+            depth -= 1
+        elif depth == 0 and (token.type == tokenize.OP and token.string != "."
+                             or token.type == tokenize.NAME and keyword.iskeyword(token.string)):
+            return False
+    return depth == 0
+
+
+def _text(text: str, start: tuple[int, int], end: tuple[int, int]) -> str:
+    lines = text.splitlines(keepends=True)
+    begin = sum(len(line) for line in lines[:start[0] - 1]) + start[1]
+    stop = sum(len(line) for line in lines[:end[0] - 1]) + end[1]
+    return text[begin:stop]
 
 
 def _lookup(frame: types.FrameType, name: str) -> Any:

@@ -182,7 +182,7 @@ def test_a_block_that_does_not_end_is_reported_while_it_lasts(
     assert "patchkit: the gevent hub has been held for" in text, text
     assert "in test_hang.py::test_forever and still is" in text
     assert "test_hang.py:4 in test_forever" in text  # the stack shows the test's line
-    assert "callee: patchkit.get_original('time', 'sleep')" in text
+    assert 'callee: patchkit.get_original("time", "sleep")' in text
 
 
 def test_a_finished_session_that_does_not_exit_says_what_keeps_it_alive(
