@@ -108,7 +108,7 @@ class Window:
         if not (blocks or events or misbehavior):
             return None  # building an Attribution costs ~0.1 s: not for nothing
         attribution = _attribution()
-        shares = sampler.wait_shares
+        shares = sampler.waits
         timed = blocks_to_observations(blocks, sampler.samples, threshold, attribution,
                                        auditor.watch.original_ids, delays, shares)
         observations = merge_events(timed, events, attribution) + misbehavior

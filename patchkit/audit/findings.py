@@ -137,19 +137,19 @@ for at least this share of it, or for longer than the threshold in all."""
 
 
 def computed(block: RawBlock, threshold: float,
-             wait_shares: dict[float, float] | None) -> bool | None:
+             waits: dict[float, float] | None) -> bool | None:
     """Whether *block* was its thread computing (Python or a C function such as TLS
     parsing a CA bundle) rather than waiting, from its CPU time and run-queue delay
-    over the block (:meth:`RunDelay.wait_share`); None if unknown.
+    over the block (*waits*: :meth:`RunDelay.waited`); None if unknown.
 
     Computing: it waited (I/O, sleep, a lock) for less than :data:`WAIT_SHARE` of the
     block and for less than *threshold* in all; the rest it ran, or the OS kept it
     queued for a CPU (a busy machine: not the code's wait).
     """
-    share = (wait_shares or {}).get(block.start)
-    if share is None:
+    waited = (waits or {}).get(block.start)
+    if waited is None:
         return None
-    return share < WAIT_SHARE and share * block.duration <= threshold
+    return waited < WAIT_SHARE * block.duration and waited <= threshold
 
 
 def held_the_hub(block: RawBlock, threshold: float,
@@ -163,7 +163,7 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
                            threshold: float, attribution: Attribution,
                            originals: frozenset[int] = frozenset(),
                            run_delays: dict[float, float] | None = None,
-                           wait_shares: dict[float, float] | None = None) -> list[Observation]:
+                           waits: dict[float, float] | None = None) -> list[Observation]:
     """Give each timed block the stack sampled while it was blocked.
 
     The block goes to the site seen in most samples (the first such sample's stack);
@@ -173,7 +173,7 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
     (*run_delays*, see ``detectors.schedstat``), and open stretches nobody sampled,
     are dropped.
 
-    Where the thread's CPU time over a block is known (*wait_shares*), it decides
+    Where the thread's CPU time over a block is known (*waits*), it decides
     whether the block computed (``cpu=True``, detail :data:`COMPUTED`; a sampled C
     callee stays named) or waited, whatever the samples suggested.
     """
@@ -183,7 +183,7 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
         if not held_the_hub(block, threshold, run_delays) or not (taken or block.switch_out):
             continue
         obs = _timed_observation(block, taken, attribution, originals)
-        cpu = computed(block, threshold, wait_shares)
+        cpu = computed(block, threshold, waits)
         if cpu is not None and not obs.detail.startswith("spawned here"):
             obs.cpu = cpu
             if cpu:

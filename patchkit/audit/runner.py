@@ -224,7 +224,7 @@ class Auditor:
         timed = blocks_to_observations(self.blocks_without_gc(), self.sampler.samples,
                                        self.config.threshold, attribution,
                                        self.watch.original_ids, self.sampler.delays,
-                                       self.sampler.wait_shares)
+                                       self.sampler.waits)
         timed += callback_observations(self.sampler.hub_callbacks, self.config.threshold)
         observations = merge_events(timed, self.events.observations, attribution)
         refs = list(self.stale.found.values())

@@ -95,8 +95,8 @@ class Sampler:
         self.blocks = blocks if blocks is not None else []
         self.run_delay = RunDelay(hub_native_id) if hub_native_id is not None else None
         self.delays: dict[float, float] = {}
-        # Block start -> share of it the hub's thread waited (RunDelay.wait_share).
-        self.wait_shares: dict[float, float] = {}
+        # Block start -> seconds of it the hub's thread at least waited (RunDelay.waited).
+        self.waits: dict[float, float] = {}
         self.hub_callbacks: list[HubCallback] = []
         self._callback: tuple[Any, float, float, Stack, list[Callee | None]] | None = None
         self._annotated = 0
@@ -185,7 +185,7 @@ class Sampler:
 
     def tick(self) -> None:
         """Read the hub thread's run delay and CPU time; annotate blocks ended since
-        (``delays``, ``wait_shares``).
+        (``delays``, ``waits``).
 
         Any thread: the pytest plugin ticks on the hub's thread at each window's edges.
         """
@@ -210,9 +210,9 @@ class Sampler:
             delay = self.run_delay.within(block.start, block.end)
             if delay is not None:
                 self.delays[block.start] = delay
-            share = self.run_delay.wait_share(block.start, block.end)
-            if share is not None:
-                self.wait_shares[block.start] = share
+            waited = self.run_delay.waited(block.start, block.end)
+            if waited is not None:
+                self.waits[block.start] = waited
             self._annotated += 1
 
     def sample(self, busy: Callable[[], bool] = lambda: False) -> None:

@@ -11,7 +11,7 @@ waiting for a CPU is not reported. Elsewhere (no schedstat) nothing is filtered.
 The same line's first field is the time the thread spent *on* a CPU. Over a block,
 that tells computing (Python or C: TLS parsing a CA bundle, ``hashlib.pbkdf2_hmac``)
 from waiting (a socket, a sleep, a lock), whatever the sampled stack shows:
-:meth:`RunDelay.wait_share`.
+:meth:`RunDelay.waited`.
 """
 
 from __future__ import annotations
@@ -91,16 +91,16 @@ class RunDelay:
             return None
         return self._delays[last] - self._delays[first]
 
-    def wait_share(self, start: float, end: float) -> float | None:
-        """The share of ``[start, end]`` the thread spent waiting -- neither on a CPU nor
-        runnable and queued for one (0 = it computed or was kept off a CPU throughout,
-        1 = it waited throughout: I/O, a sleep, a lock) -- or None.
+    def waited(self, start: float, end: float) -> float | None:
+        """Seconds of ``[start, end]`` the thread at least spent waiting -- neither on a
+        CPU nor runnable and queued for one (I/O, a sleep, a lock) -- or None.
 
         From the pair of readings that times the block best: each end is the reading
         just inside or just outside the interval, whichever pair covers at least half of
-        it with the least time outside it (time outside counts what the thread did around
-        the block). None when no pair covers half the block with at most half its length
-        outside it: too few readings (a starved sampler) to tell.
+        it with the least time outside it. What the pair saw outside the interval may all
+        have been waiting (a hub idle in its loop just before the block): it is taken off,
+        so this is a lower bound. None when no pair covers half the block with at most
+        half its length outside it: too few readings (a starved sampler) to tell.
         """
         times, length = self._times, end - start
         inside_lo = bisect.bisect_left(times, start)
@@ -117,12 +117,10 @@ class RunDelay:
                     best = (outside, first, last)
         if best is None:
             return None
-        _, first, last = best
+        outside, first, last = best
         span = times[last] - times[first]
         busy = (self._cpu[last] - self._cpu[first]) + (self._delays[last] - self._delays[first])
-        if span <= 0:
-            return None
-        return min(max(1.0 - busy / span, 0.0), 1.0)
+        return min(max(span - busy - outside, 0.0), length)
 
     def close(self) -> None:
         """Release the file; idempotent."""
