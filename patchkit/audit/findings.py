@@ -184,6 +184,8 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
             continue
         obs = _timed_observation(block, taken, attribution, originals)
         cpu = computed(block, threshold, waits)
+        if cpu is False and obs.cpu and _ran_bytecode_throughout(taken, block):
+            cpu = True  # the CPU-time reading is off (a starved sampler); the samples are not
         if cpu is not None and not obs.detail.startswith("spawned here"):
             obs.cpu = cpu
             if cpu:
@@ -194,6 +196,14 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
             obs.cpu, obs.detail = True, IN_GEVENT
         out.append(obs)
     return out
+
+
+def _ran_bytecode_throughout(taken: list[Sample], block: RawBlock) -> bool:
+    """Samples that found the thread holding the GIL in bytecode from early to late in
+    the block: it computed in Python throughout. (A call that holds the GIL while it
+    waits lets no sample in until it returns, so its samples cluster at the end.)"""
+    busy = [s.at for s in taken if s.cpu and s.callee is None]
+    return len(busy) >= 2 and max(busy) - min(busy) >= 0.5 * (block.end - block.start)
 
 
 def _in_gevent_only(obs: Observation) -> bool:
