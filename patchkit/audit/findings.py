@@ -192,7 +192,7 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
                 obs.detail = COMPUTED if obs.detail != UNSAMPLED else f"{COMPUTED}; {UNSAMPLED}"
             elif obs.callee is None:
                 obs.detail = WAITED if obs.detail != UNSAMPLED else f"{WAITED}; {UNSAMPLED}"
-        if taken and _in_gevent_only(obs):
+        if taken and not obs.cpu and _in_gevent_only(obs):
             obs.cpu, obs.detail = True, IN_GEVENT
         out.append(obs)
     return out
@@ -207,15 +207,16 @@ def _ran_bytecode_throughout(taken: list[Sample], block: RawBlock) -> bool:
 
 
 def _in_gevent_only(obs: Observation) -> bool:
-    """Sampled inside gevent's own code with no callee of its own (or one of gevent's),
-    called from code that is not patchkit's (whose cut at a test's end is a gevent sleep
-    that a GIL-holding call just before it would otherwise hide behind)."""
+    """Sampled inside gevent's own code, or calling one of gevent's functions, with no
+    other callee, from code that is not patchkit's (whose cut at a test's end is a gevent
+    sleep that a GIL-holding call just before it would otherwise hide behind)."""
     stack = obs.stack
-    if not stack or not (stack[-1].module or "").startswith("gevent."):
-        return False
     callee = obs.callee
-    if callee is not None and (callee.original or callee.original_class
-                               or not (callee.home or "").startswith("gevent")):
+    in_gevent = bool(stack) and (stack[-1].module or "").startswith("gevent.")
+    gevent_callee = callee is not None and (callee.home or "").startswith("gevent")
+    if not stack or not (in_gevent or gevent_callee):
+        return False
+    if callee is not None and (callee.original or callee.original_class or not gevent_callee):
         return False
     callers = [f for f in stack if not (f.module or "").startswith("gevent")]
     return not callers or not (callers[-1].module or "").startswith("patchkit")
