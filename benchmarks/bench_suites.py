@@ -198,11 +198,38 @@ def _run(cmd: list[str], cwd: Path, out: Path, timeout: float, grace: float) -> 
                 run.timed_out = True
             else:
                 continue
-            os.killpg(proc.pid, signal.SIGKILL)
+            _kill_tree(proc.pid)
             proc.wait()
     run.wall = (finished_at if run.hung_at_exit and finished_at else time.perf_counter()) - start
     _read_results(xml, run)
     return run
+
+
+def _descendants(pid: int) -> list[int]:
+    """*pid*'s child processes and theirs (Linux /proc)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children = [int(c) for c in handle.read().split()]
+        except OSError:
+            continue
+        for child in children:
+            out += [child, *_descendants(child)]
+    return out
+
+
+def _kill_tree(pid: int) -> None:
+    """Stop a run and everything it started (xdist workers leave its process group)."""
+    for victim in [pid, *_descendants(pid)]:
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def _read_results(xml: Path, run: Run) -> None:
