@@ -15,12 +15,12 @@ from typing import Any
 
 from .audit import advice
 from .audit.detectors.imports import Attribution
-from .audit.findings import (UNSAMPLED, Finding, aggregate, blocks_to_observations, find_site,
-                             held_the_hub, merge_events)
+from .audit.findings import (COMPUTED, IN_GEVENT, UNSAMPLED, WAITED, Finding, aggregate,
+                             blocks_to_observations, find_site, held_the_hub, merge_events)
 from .audit.frames import FrameInfo
 from .audit.guard import auditor_work
 
-__all__ = ["Window", "open_window", "test_site"]
+__all__ = ["Window", "open_window", "test_site", "describe_block"]
 
 # Kinds a test can cause; stale references and late patching are session-level.
 _PER_TEST_KINDS = ("blocking", "misbehavior")
@@ -57,11 +57,17 @@ class Window:
         self.consumed: list[Finding] | None = None  # findings fetched by patchkit_findings
 
     def findings(self, cpu: bool = False, item: Any = None) -> list[Finding]:
-        """Aggregate this window's observations (closing the current stretch first).
+        """This window's findings that fail a test (see :meth:`split`)."""
+        failing, computing = self.split(cpu, item)
+        return failing
+
+    def split(self, cpu: bool = False, item: Any = None) -> tuple[list[Finding], list[Finding]]:
+        """Aggregate this window's observations (closing the current stretch first) into
+        ``(findings that fail the test, computation on the hub that does not)``.
 
         Args:
-            cpu: Also report blocks of pure Python CPU work (off by default: a test
-                that computes for 30 ms is not doing unpatched I/O).
+            cpu: Computation fails too (off by default: a test that computes for 30 ms,
+                in Python or in C, is not doing unpatched I/O).
             item: The pytest item; its test function is blamed for a block nobody
                 sampled that the test's greenlet only yielded after in pytest's or this
                 plugin's code.
@@ -71,33 +77,46 @@ class Window:
         if (len(auditor.clock.blocks) == self.blocks
                 and len(auditor.events.observations) == self.events
                 and len(auditor.misbehavior.observations) == self.misbehavior):
-            return []  # the common case: nothing seen, nothing to aggregate
+            return [], []  # the common case: nothing seen, nothing to aggregate
         with auditor_work():
-            auditor.sampler.tick()  # a reading at the end of the blocks that just ended
-            delays, threshold = auditor.sampler.delays, auditor.config.threshold
-            blocks = [b for b in auditor.blocks_without_gc(self.blocks)
-                      if held_the_hub(b, threshold, delays)]
-            events = auditor.events.observations[self.events:]
-            misbehavior = auditor.misbehavior.observations[self.misbehavior:]
-            if not (blocks or events or misbehavior):
-                # Only a garbage collection or the OS not running the thread (a busy
-                # machine): nothing to say, and building an Attribution costs ~0.1 s.
-                return []
+            observations = self._observations(item)
+            if observations is None:
+                return [], []
             attribution = _attribution()
-            timed = blocks_to_observations(blocks, auditor.sampler.samples, threshold,
-                                           attribution, auditor.watch.original_ids, delays)
-            observations = merge_events(timed, events, attribution) + misbehavior
-            if not cpu:
-                observations = _without_cpu_work(observations, time.thread_time() - self.cpu0,
-                                                 _run_delay(auditor) - self.delay0)
-            if item is not None:
-                _blame_test(observations, test_site(item), attribution)
+            computing = [] if cpu else [o for o in observations if o.cpu]
+            waits = [o for o in observations if cpu or not o.cpu]
             context = advice.Context(patchers=frozenset(
                 spec.name for spec in _registry().ordered()))
-            found = aggregate(observations, attribution, context)
+            found = [aggregate(part, attribution, context, origin=auditor.started)
+                     for part in (waits, computing)]
         consumed = self.consumed or ()
-        return [f for f in found if f.kind in _PER_TEST_KINDS and f not in consumed
-                and not _is_harness(f)]
+        failing, other = ([f for f in part if f.kind in _PER_TEST_KINDS and f not in consumed
+                           and not _is_harness(f)] for part in found)
+        return failing, other
+
+    def _observations(self, item: Any) -> list[Any] | None:
+        """The window's observations, sited; None when nothing held the hub (only a
+        garbage collection, or the OS not running the thread)."""
+        auditor = self.auditor
+        auditor.sampler.tick()  # a reading at the end of the blocks that just ended
+        sampler, threshold = auditor.sampler, auditor.config.threshold
+        delays = sampler.delays
+        blocks = [b for b in auditor.blocks_without_gc(self.blocks)
+                  if held_the_hub(b, threshold, delays)]
+        events = auditor.events.observations[self.events:]
+        misbehavior = auditor.misbehavior.observations[self.misbehavior:]
+        if not (blocks or events or misbehavior):
+            return None  # building an Attribution costs ~0.1 s: not for nothing
+        attribution = _attribution()
+        shares = sampler.waits
+        timed = blocks_to_observations(blocks, sampler.samples, threshold, attribution,
+                                       auditor.watch.original_ids, delays, shares)
+        observations = merge_events(timed, events, attribution) + misbehavior
+        observations = _unknown_cpu_as_waits(observations, time.thread_time() - self.cpu0,
+                                             _run_delay(auditor) - self.delay0, shares)
+        if item is not None:
+            _blame_test(observations, test_site(item), attribution)
+        return observations
 
 
 _HARNESS_PACKAGES = frozenset({"pytest", "pluggy", "pytest-xdist", "execnet", "patchkit"})
@@ -116,12 +135,13 @@ def _blame_test(observations: list[Any], where: FrameInfo, attribution: Attribut
     window's end, pytest's capture after the test returned) happened in the test: it is
     sited at the test."""
     for obs in observations:
-        if obs.detail not in (UNSAMPLED, _WAITED) or obs.site is not None:
+        unsited = UNSAMPLED in obs.detail or obs.detail.startswith((WAITED, _WAITED))
+        if not unsited or obs.site is not None:
             continue
         site = find_site(obs.stack, attribution)
         file = site.frame.file if site.frame is not None else ""
         if site.package in _HARNESS_PACKAGES or file.startswith(_OUR_DIR) or not file:
-            obs.site = where
+            obs.site, obs.stack = where, ()  # the stack is the harness's: it would mislead
             obs.detail = ("no stack was sampled while it lasted (a call that holds the GIL, "
                           "or a busy machine): it happened somewhere in this test")
 
@@ -132,33 +152,44 @@ def _run_delay(auditor: Any) -> float:
     return (reader.read() or 0.0) if reader is not None else 0.0
 
 
-def _unexplained(obs: Any) -> bool:
-    """A block with nothing to say what it waited in: sampled running bytecode, or not
-    sampled at all (and not a spawned C function, whose callee is known)."""
-    return obs.callee is None and (obs.cpu or obs.detail == UNSAMPLED)
+def _unexplained(obs: Any, shares: dict[float, float]) -> bool:
+    """A block with no verdict from its own CPU time (no schedstat, or too few readings
+    around it; *shares* has the verdicts): sampled running bytecode, not sampled at all,
+    or sampled in a call that is not an original and no audit event explained (a C
+    function: computing or waiting)."""
+    if obs.kind != "blocking" or obs.stretch in shares or obs.detail.startswith(IN_GEVENT):
+        return False
+    callee = obs.callee
+    if callee is None:
+        return bool(obs.cpu or obs.detail == UNSAMPLED)
+    return not obs.detail and not (callee.original or callee.original_class)
 
 
-def _without_cpu_work(observations: list[Any], cpu_used: float,
-                      run_delay: float) -> list[Any]:
-    """Drop blocks that were Python computing, keep the waits.
+def _unknown_cpu_as_waits(observations: list[Any], cpu_used: float, run_delay: float,
+                          shares: dict[float, float]) -> list[Any]:
+    """Tell computation from waits for the blocks their CPU time did not classify.
 
     A block with no sampled callee reads as CPU work; but when the sampler thread was
     starved (a loaded machine) a sleep looks the same, and a call that holds the GIL is
     never sampled. Over the window, the thread's CPU time tells them apart once the
     time the OS kept it waiting for a CPU (*run_delay*) is taken out of the blocked
-    time: a thread that computed for most of what remains was computing; one that used
-    much less was waiting on something, and its blocks stay.
+    time: a thread that computed for most of what remains was computing (``cpu``); one
+    that used much less was waiting on something (not ``cpu``).
     """
-    unexplained = [o for o in observations if _unexplained(o)]
+    unexplained = [o for o in observations if _unexplained(o, shares)]
     if not unexplained:
         return observations
     blocked = sum(o.duration or 0.0 for o in unexplained) - run_delay
-    if blocked > 0 and cpu_used < 0.5 * blocked:
-        for obs in unexplained:
-            if obs.cpu:  # sampled, but not computing: found at the line after the wait
-                obs.cpu, obs.detail = False, _WAITED
-        return observations
-    return [o for o in observations if not _unexplained(o)]
+    waited = blocked > 0 and cpu_used < 0.5 * blocked
+    for obs in unexplained:
+        if obs.callee is not None:
+            if not waited:
+                obs.cpu, obs.detail = True, COMPUTED
+            continue
+        if waited and obs.cpu:  # sampled, but not computing: found at the line after the wait
+            obs.detail = _WAITED
+        obs.cpu = not waited
+    return observations
 
 
 _WAITED = ("its thread waited without computing and without letting the sampler look: a "
@@ -173,6 +204,16 @@ def _attribution() -> Attribution:
     if not _ATTRIBUTION:
         _ATTRIBUTION.append(Attribution())
     return _ATTRIBUTION[0]
+
+
+def describe_block(auditor: Any, stack: Any, callee: Any, lasted: float) -> Finding:
+    """A block still going on, as a finding (for the live warning; any thread)."""
+    from .audit.detectors import Observation
+
+    obs = Observation("blocking", stack, lasted, callee,
+                      detail="" if callee is not None else "still blocked; no callee seen")
+    context = advice.Context(patchers=frozenset(spec.name for spec in _registry().ordered()))
+    return aggregate([obs], _attribution(), context, origin=auditor.started)[0]
 
 
 def _registry() -> Any:

@@ -4,7 +4,9 @@ Opt-in: nothing happens unless ``--patchkit`` is given or ``patchkit = true`` is
 the ini/pyproject configuration. Then the process is patched before conftest files and
 test modules are imported, the auditor's detectors run for the whole session, and each
 test's own observations (setup, call, and fixture teardown) become findings that fail
-it -- recorded, never raised, so code under test cannot swallow them.
+it -- recorded, never raised, so code under test cannot swallow them. A wait on the hub
+fails; computation (Python or C, told apart by the thread's CPU time) is reported in the
+session summary and fails only with ``--patchkit-cpu``.
 """
 
 from __future__ import annotations
@@ -32,43 +34,86 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "fail tests that do unpatched, hub-blocking I/O")
     group.addoption("--patchkit-threshold", default=None, metavar="SECONDS",
                     help="shortest hub block that fails a test (default 0.02)")
+    group.addoption("--patchkit-cpu", action="store_true", default=None,
+                    help="fail tests whose hub was held by computation too (Python or C; "
+                         "by default it is reported, not failed)")
+    group.addoption("--patchkit-report", action="append", default=None, metavar="PATH",
+                    help="write the whole session's findings as the audit's report: "
+                         "PATH ending in .json, .html or .sarif (repeatable)")
+    group.addoption("--patchkit-hang", default=None, metavar="SECONDS",
+                    help="report a hub block still going after SECONDS, with its stack, "
+                         "and what keeps a finished session from exiting after as long "
+                         "(default 30; 0 turns both off)")
     parser.addini("patchkit", type="bool", default=False,
                   help="enable patchkit's blocking checks (like --patchkit)")
     parser.addini("patchkit_threshold", default="", help="like --patchkit-threshold")
+    parser.addini("patchkit_cpu", type="bool", default=False, help="like --patchkit-cpu")
+    parser.addini("patchkit_report", type="linelist", default=[],
+                  help="like --patchkit-report (one path a line)")
+    parser.addini("patchkit_hang", default="", help="like --patchkit-hang")
     parser.addini("patchkit_allow", type="linelist", default=[],
                   help="packages (distribution names, 'app' for your code) or path[:line] "
                        "call sites allowed to block")
 
 
+DEFAULT_HANG = 30.0
+
+
 @dataclass
 class PatchkitPlugin:
-    """The session's state: the auditor, start-up problems, what was undone by others."""
+    """The session's settings (parsed once) and state: the auditor, start-up problems,
+    what was undone by others, the session's findings."""
 
     threshold: float
     allow: tuple[str, ...]
+    fail_cpu: bool = False
+    reports: tuple[str, ...] = ()
+    hang: float = DEFAULT_HANG
     auditor: Any = None
     startup_problems: list[str] = field(default_factory=list)
     reverted: set[tuple[str, str]] = field(default_factory=set)
     swaps: Any = None  # pytest_report.SwapWatch, made by the first check
+    terminal_fd: int | None = None  # stderr as it was before pytest captured it
+    current: str | None = None  # the node id of the test running now
+    session: Any = None  # _pytest_session.SessionFindings
 
 
-def _threshold(early_config: pytest.Config) -> float:
-    from .audit.config import DEFAULT_THRESHOLD
-
-    raw = early_config.known_args_namespace.patchkit_threshold
-    source = "--patchkit-threshold"
+def _seconds(early_config: pytest.Config, name: str, default: float,
+             zero_ok: bool = False) -> float:
+    """A number of seconds from ``--patchkit-<name>`` or the ``patchkit_<name>`` ini key."""
+    option, ini = f"--patchkit-{name}", f"patchkit_{name}"
+    raw = getattr(early_config.known_args_namespace, ini)
+    source = option
     if raw is None:
-        raw, source = early_config.getini("patchkit_threshold") or "", "patchkit_threshold"
+        raw, source = early_config.getini(ini) or "", ini
     if raw == "":
-        return DEFAULT_THRESHOLD
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not value > 0 or value != value:
+    if not (value > 0 or (zero_ok and value == 0)) or value != value:
         raise pytest.UsageError(f"{source}: {raw!r} is not a positive number of seconds "
-                                "(e.g. 0.02)")
+                                f"(e.g. {default:g})")
     return value
+
+
+def _settings(early_config: pytest.Config) -> PatchkitPlugin:
+    """The plugin's settings from the command line and the ini file; usage errors."""
+    from .audit.config import DEFAULT_THRESHOLD
+
+    args = early_config.known_args_namespace
+    reports = tuple(args.patchkit_report or early_config.getini("patchkit_report"))
+    from ._pytest_session import report_kind
+
+    for path in reports:
+        if report_kind(path) is None:
+            raise pytest.UsageError(f"--patchkit-report: {path!r} ends in none of .json, "
+                                    ".html, .sarif (the suffix says which report to write)")
+    fail_cpu = bool(args.patchkit_cpu) or bool(early_config.getini("patchkit_cpu"))
+    return PatchkitPlugin(_seconds(early_config, "threshold", DEFAULT_THRESHOLD),
+                          tuple(early_config.getini("patchkit_allow")), fail_cpu, reports,
+                          _seconds(early_config, "hang", DEFAULT_HANG, zero_ok=True))
 
 
 _CONTROLLER_ENV = "PATCHKIT_XDIST_CONTROLLER"
@@ -88,14 +133,23 @@ def _is_xdist_controller(early_config: pytest.Config) -> bool:
     return False
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
-                                  args: list[str]) -> None:
-    if not (early_config.known_args_namespace.patchkit or early_config.getini("patchkit")):
-        return
-    plugin = PatchkitPlugin(_threshold(early_config),
-                            tuple(early_config.getini("patchkit_allow")))
+                                  args: list[str]) -> Generator[None, None, None]:
+    # A wrapper, first: this runs before pytest captures output (the terminal's stderr is
+    # kept for the hang reports) and before any conftest is imported.
+    if early_config.known_args_namespace.patchkit or early_config.getini("patchkit"):
+        _set_up(early_config)
+    return (yield)
+
+
+def _set_up(early_config: pytest.Config) -> None:
+    from ._pytest_session import SessionFindings
+
+    plugin = _settings(early_config)
+    plugin.session = SessionFindings()
     early_config.stash[_KEY] = plugin
+    early_config.pluginmanager.register(_Session(plugin), "patchkit-session")
     if _is_xdist_controller(early_config):
         return  # the controller runs no tests; its workers patch themselves
     import patchkit
@@ -105,6 +159,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         patchkit.patch_all()
     plugin.startup_problems = [str(w.message) for w in caught]
     plugin.auditor = _start_auditor(plugin.threshold)
+    if plugin.hang:
+        plugin.terminal_fd = os.dup(2)
     early_config.pluginmanager.register(_PerTest(plugin), "patchkit-per-test")
 
 
@@ -138,8 +194,11 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         return ["patchkit: tests run patched in the xdist workers"]
     import patchkit
 
+    computation = ("fails it too" if plugin.fail_cpu
+                   else "is reported, not failed (--patchkit-cpu fails it)")
     lines = [f"patchkit: patched {', '.join(patchkit.applied())}; a hub block over "
-             f"{plugin.threshold * 1000:g} ms fails the test"]
+             f"{plugin.threshold * 1000:g} ms waiting fails the test, computation "
+             f"{computation}"]
     lines += [f"patchkit: start-up problem: {problem}" for problem in plugin.startup_problems]
     return lines
 
@@ -167,14 +226,26 @@ class _PerTest:
         self.auditor = plugin.auditor
         self.open_window = _pytest_window.open_window
         self.report = pytest_report
+        if plugin.hang and plugin.terminal_fd is not None:
+            from ._pytest_hang import LiveWarning
+
+            LiveWarning(plugin.terminal_fd, plugin.hang, self._describe_live,
+                        lambda: plugin.current).install(self.auditor.sampler)
+
+    def _describe_live(self, stack: Any, callee: Any, lasted: float) -> str:
+        from ._pytest_window import describe_block
+
+        return self.report.describe(describe_block(self.auditor, stack, callee, lasted))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        self.plugin.current = item.nodeid
         item.stash[_WINDOW] = self.open_window(self.auditor)
         try:
             return (yield)
         finally:
             self.auditor.sampler.paused = True  # until the next test's window opens
+            self.plugin.current = None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -187,8 +258,18 @@ class _PerTest:
         if window is None:
             return report
         plugin, text = self.plugin, self.report
-        problems = [text.describe(f) for f in window.findings(item=item)
-                    if not text.allowed(f, item, plugin.allow)]
+        failing, computing = window.split(cpu=plugin.fail_cpu, item=item)
+        entries = [{"outcome": "cpu", "finding": f.to_dict()} for f in computing]
+        problems = []
+        test_file = _test_file(item)
+        for finding in failing:
+            allowed = text.allowed(finding, item, plugin.allow)
+            entries.append({"outcome": "allowed" if allowed else "failed",
+                            "finding": finding.to_dict()})
+            if not allowed:
+                problems.append(text.describe(finding, test_file))
+        if entries:
+            report.patchkit = entries  # type: ignore[attr-defined]  # plain data: xdist sends it
         if when == "teardown":
             problems += text.reverted_patches(plugin)
             del item.stash[_WINDOW]  # items live on; their windows need not
@@ -203,6 +284,61 @@ class _PerTest:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.auditor.stop(final_scan=False)  # before pytest's own gc.collect() calls
         sys.stdout.flush()
+        plugin = self.plugin
+        if plugin.hang and plugin.terminal_fd is not None:
+            import gevent
+
+            from ._pytest_hang import ExitWatchdog
+
+            ExitWatchdog(plugin.terminal_fd, plugin.hang, gevent.get_hub(),
+                         self.auditor.hub_ident).start()
+
+
+class _Session:
+    """Session-wide hooks, in every process that has ``--patchkit`` (the xdist controller
+    too): the session's findings per call site, the summary and the report files."""
+
+    def __init__(self, plugin: PatchkitPlugin) -> None:
+        self.plugin = plugin
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        entries = getattr(report, "patchkit", None)
+        if entries:
+            self.plugin.session.add(report.nodeid, entries)
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int,
+                                config: pytest.Config) -> None:
+        if hasattr(config, "workerinput"):
+            return  # an xdist worker: its controller summarises
+        session = self.plugin.session
+        if session.sites:
+            counts = session.counts()
+            title = (f"patchkit: {counts.get('failed', 0)} call sites failed tests, "
+                     f"{counts.get('cpu', 0)} computed on the hub")
+            terminalreporter.write_sep("=", title)
+            for line in session.summary():
+                terminalreporter.write_line(line)
+        self._write_reports(terminalreporter, exitstatus, config)
+
+    def _write_reports(self, terminalreporter: Any, exitstatus: int,
+                       config: pytest.Config) -> None:
+        plugin = self.plugin
+        if not plugin.reports:
+            return
+        patched: list[str] = []
+        if plugin.auditor is not None:
+            import patchkit
+
+            patched = list(patchkit.applied())
+        for line in plugin.session.write(plugin.reports, int(exitstatus), patched,
+                                         str(config.rootpath)):
+            terminalreporter.write_line(f"patchkit: {line}")
+
+
+def _test_file(item: pytest.Item) -> str | None:
+    from ._pytest_window import test_site
+
+    return test_site(item).file
 
 
 def _fail(report: pytest.TestReport, text: str) -> None:

@@ -9,16 +9,21 @@ from typing import Any
 
 import pytest
 
-from .audit.findings import Finding
+from .audit.findings import Finding, StackFrame
 
-__all__ = ["describe", "allowed", "reverted_patches"]
+__all__ = ["describe", "allowed", "reverted_patches", "package_label"]
 
 
-def describe(finding: Finding) -> str:
-    """A finding as the lines a failing test's report shows."""
+def describe(finding: Finding, test_file: str | None = None) -> str:
+    """A finding as the lines a failing test's report shows.
+
+    Args:
+        test_file: The test's file: its frames are kept in the stack shown, however
+            deep the call below them goes.
+    """
     where = f"{finding.file}:{finding.line}" if finding.file else "<unknown>"
     head = (f"{finding.kind} at {where} in {finding.function or '?'}"
-            f"  [package: {finding.package or 'app'}"
+            f"  [package: {package_label(finding.package, finding.file)}"
             + (f", callee: {finding.callee}" if finding.callee else "") + "]")
     timing = (f"  {finding.count}x, total {finding.total_s * 1000:.1f} ms, "
               f"max {finding.max_s * 1000:.1f} ms" if finding.total_s else
@@ -26,14 +31,60 @@ def describe(finding: Finding) -> str:
     lines = [head, timing, f"  {finding.message}"]
     if finding.fix:
         lines.append(f"  fix: {finding.fix}")
-    stack = [f for f in finding.stack if not _is_pytest_machinery(f.file)]
+    stack = [f"    {f.file}:{f.line} in {f.function}" for f in _shown_stack(finding, test_file)]
     if stack:
         lines.append("  stack (innermost last):")
-        lines += [f"    {f.file}:{f.line} in {f.function}" for f in stack[-8:]]
+        lines += stack
     return "\n".join(lines)
 
 
-_MACHINERY = (f"{os.sep}_pytest{os.sep}", f"{os.sep}pluggy{os.sep}")
+_INNERMOST = 8
+
+
+def _shown_stack(finding: Finding, test_file: str | None) -> list[Any]:
+    """The innermost frames, and the test file's outermost frame above them (with a
+    marker for what lies between), so the test's own line is always in view."""
+    stack = [f for f in finding.stack if not _is_pytest_machinery(f.file)]
+    tail = stack[-_INNERMOST:]
+    if test_file is None or len(stack) <= _INNERMOST:
+        return tail
+    norm = os.path.normcase(os.path.abspath(test_file))
+    first = next((i for i, f in enumerate(stack)
+                  if os.path.normcase(f.file) == norm), None)
+    if first is None or first >= len(stack) - _INNERMOST:
+        return tail
+    skipped = len(stack) - _INNERMOST - first - 1
+    gap = [StackFrame("...", skipped, "frames between")] if skipped else []
+    return [stack[first], *gap, *tail]
+
+
+def _package_dirs() -> dict[str, str]:
+    import sysconfig
+
+    dirs = {}
+    for name in ("gevent", "greenlet"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            dirs[name] = os.path.dirname(os.path.abspath(module.__file__ or "")) + os.sep
+    stdlib = sysconfig.get_paths().get("stdlib")
+    if stdlib:
+        dirs["stdlib"] = os.path.abspath(stdlib) + os.sep
+    return dirs
+
+
+def package_label(package: str | None, file: str | None) -> str:
+    """*package*, else ``gevent``/``greenlet``/``stdlib`` for their files, else ``app``."""
+    if package:
+        return package
+    for label, folder in _package_dirs().items():
+        if file and os.path.abspath(file).startswith(folder) and "-packages" not in (
+                file[len(folder):] if label == "stdlib" else ""):
+            return label
+    return "app"
+
+
+_MACHINERY = (f"{os.sep}_pytest{os.sep}", f"{os.sep}pluggy{os.sep}",
+              f"{os.sep}pytest{os.sep}__main__.py")
 
 
 def _is_pytest_machinery(path: str) -> bool:

@@ -169,6 +169,13 @@ def _blocking(obs: Observation, callee: Callee | None, package: str | None, cpu:
         return (f"an object of the original (unpatched) {kind} class blocked the hub",
                 f"create it after patch_all() through {kind} (not a class captured before "
                 "patching)")
+    if obs.detail.startswith("in gevent's own cooperative code"):
+        return ("the greenlet was inside gevent's own cooperative code, on its way to the hub, "
+                "when its thread was kept from running: not a blocking call",
+                "nothing to change at this line; if it recurs, look for a native thread "
+                "computing while holding the GIL, or a machine short of CPUs")
+    if cpu and callee is not None and name:
+        return _computing(name, callee, obs.stack[-1].module if obs.stack else None)
     known = _known(callee, package, frame, context)
     if known is not None:
         applied = f" although the {known} patcher is applied" if known in context.applied \
@@ -199,6 +206,29 @@ def _start_up(obs: Observation, frame: FrameInfo | None) -> tuple[str, str]:
             f"nothing recurs: {module} is imported once. If start-up time matters, import "
             "it before the program starts serving, or before the fork of a pre-fork "
             "server (gunicorn --preload)")
+
+
+# C functions that parse certificates: a new SSLContext (ssl.create_default_context(),
+# urllib3 and requests make one per connection pool) parses the whole CA bundle.
+_TLS_PARSING = ("load_verify_locations", "set_default_verify_paths", "load_default_certs",
+                "create_default_context", "load_cert_chain")
+_TLS_FIX = ("build the SSL context once and reuse it (every new context parses the CA bundle "
+            "again while every other greenlet waits): urllib3.PoolManager(ssl_context=ctx), a "
+            "requests HTTPAdapter whose init_poolmanager passes a prebuilt ssl_context, "
+            "geventhttpclient's HTTPClient(ssl_context_factory=...) returning a shared context")
+
+
+def _computing(name: str, callee: Callee, innermost: str | None) -> tuple[str, str]:
+    """A block its thread's CPU time shows was computation inside *callee* (C code),
+    called from the module *innermost*."""
+    if any(part in name for part in _TLS_PARSING):
+        return (f"{name} parsed certificates on the hub's thread (CPU work, not I/O)",
+                _TLS_FIX)
+    if "gevent" in ((callee.home or "").partition(".")[0], (innermost or "").partition(".")[0]):
+        return (f"gevent's own cooperative {name} computed without yielding (CPU work, "
+                "not a wait)", _CPU)
+    return (f"C code ({name}) computed on the hub's thread without yielding (CPU work, "
+            "not I/O)", f"move this computation off the hub: {_THREADPOOL}")
 
 
 _MISBEHAVIOR = {

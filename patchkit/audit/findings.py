@@ -27,8 +27,9 @@ STDLIB = "stdlib"
 """``Finding.package`` of a site in the standard library's own code."""
 
 __all__ = ["Finding", "StackFrame", "HubBlock", "EVENTS_PER_FINDING", "Site", "find_site", "held_the_hub",
-           "blocks_to_observations", "callback_observations",
-           "merge_events", "aggregate"]
+           "computed", "blocks_to_observations", "callback_observations",
+           "merge_events", "aggregate", "UNSAMPLED", "COMPUTED", "WAITED", "IN_GEVENT",
+           "WAIT_SHARE"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,39 @@ UNSAMPLED = "yielded here after the block (no stack was sampled while it lasted)
 *after* the block (a call that held the GIL, or a sampler thread the OS kept waiting)."""
 
 
+COMPUTED = ("its thread computed (or was queued for a CPU) through most of it, by its CPU "
+            "time: not a wait")
+"""The detail of a block its thread's CPU time shows was computation (Python or C)."""
+
+WAITED = "its thread waited, by its CPU time (neither computing nor queued for a CPU)"
+"""The detail of a block with no callee that its thread's CPU time shows was a wait."""
+
+IN_GEVENT = ("in gevent's own cooperative code, on its way to the hub: the thread was kept "
+             "from running (another thread holding the GIL, or the OS), not waiting on I/O")
+"""The detail of a block sampled only inside gevent's own cooperative code (a sleep, a
+wait switching to the hub) with no original callee: nothing the test's code waited in."""
+
+WAIT_SHARE = 0.5
+"""A block is a wait when its thread waited (neither computed nor was queued for a CPU)
+for at least this share of it, or for longer than the threshold in all."""
+
+
+def computed(block: RawBlock, threshold: float,
+             waits: dict[float, float] | None) -> bool | None:
+    """Whether *block* was its thread computing (Python or a C function such as TLS
+    parsing a CA bundle) rather than waiting, from its CPU time and run-queue delay
+    over the block (*waits*: :meth:`RunDelay.waited`); None if unknown.
+
+    Computing: it waited (I/O, sleep, a lock) for less than :data:`WAIT_SHARE` of the
+    block and for less than *threshold* in all; the rest it ran, or the OS kept it
+    queued for a CPU (a busy machine: not the code's wait).
+    """
+    waited = (waits or {}).get(block.start)
+    if waited is None:
+        return None
+    return waited < WAIT_SHARE * block.duration and waited <= threshold
+
+
 def held_the_hub(block: RawBlock, threshold: float,
                  run_delays: dict[float, float] | None = None) -> bool:
     """Whether *block* held the hub past *threshold* once the auditor's own time and the
@@ -117,7 +151,8 @@ def held_the_hub(block: RawBlock, threshold: float,
 def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list[Sample]],
                            threshold: float, attribution: Attribution,
                            originals: frozenset[int] = frozenset(),
-                           run_delays: dict[float, float] | None = None) -> list[Observation]:
+                           run_delays: dict[float, float] | None = None,
+                           waits: dict[float, float] | None = None) -> list[Observation]:
     """Give each timed block the stack sampled while it was blocked.
 
     The block goes to the site seen in most samples (the first such sample's stack);
@@ -126,29 +161,80 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
     time is taken out, blocks that were mostly the OS not running the thread
     (*run_delays*, see ``detectors.schedstat``), and open stretches nobody sampled,
     are dropped.
+
+    Where the thread's CPU time over a block is known (*waits*), it decides
+    whether the block computed (``cpu=True``, detail :data:`COMPUTED`; a sampled C
+    callee stays named) or waited, whatever the samples suggested.
     """
     out = []
     for block in blocks:
-        duration = block.duration
         taken = samples.get(block.start, [])
         if not held_the_hub(block, threshold, run_delays) or not (taken or block.switch_out):
             continue
-        if taken:
-            counts = Counter(_site_key(s, attribution) for s in taken)
-            best = counts.most_common(1)[0][0]
-            at_site = [s for s in taken if _site_key(s, attribution) == best]
-            callee = dominant_callee([None if s.cpu else s.callee for s in at_site])
-            out.append(Observation("blocking", at_site[0].stack, duration, callee,
-                                   cpu=callee is None, stretch=block.start))
-        elif block.runner is not None:
-            out.append(Observation("blocking", block.switch_out, duration,
-                                   _runner_callee(block.runner, originals),
-                                   detail="spawned here; it ran a function with no Python "
-                                          "frame", stretch=block.start))
-        else:
-            out.append(Observation("blocking", block.switch_out, duration,
-                                   detail=UNSAMPLED, stretch=block.start))
+        obs = _timed_observation(block, taken, attribution, originals)
+        cpu = computed(block, threshold, waits)
+        if cpu is False and obs.cpu and _ran_bytecode_throughout(taken, block):
+            cpu = True  # the CPU-time reading is off (a starved sampler); the samples are not
+        if cpu is not None and not obs.detail.startswith("spawned here"):
+            obs.cpu = cpu
+            if cpu:
+                obs.detail = COMPUTED if obs.detail != UNSAMPLED else f"{COMPUTED}; {UNSAMPLED}"
+            elif obs.callee is None:
+                obs.detail = WAITED if obs.detail != UNSAMPLED else f"{WAITED}; {UNSAMPLED}"
+        if taken and not obs.cpu and _in_gevent_only(obs):
+            obs.cpu, obs.detail = True, IN_GEVENT
+        out.append(obs)
     return out
+
+
+def _ran_bytecode_throughout(taken: list[Sample], block: RawBlock) -> bool:
+    """Samples that found the thread holding the GIL in bytecode from early to late in
+    the block: it computed in Python throughout. (A call that holds the GIL while it
+    waits lets no sample in until it returns, so its samples cluster at the end.)"""
+    busy = [s.at for s in taken if s.cpu and s.callee is None]
+    return len(busy) >= 2 and max(busy) - min(busy) >= 0.5 * (block.end - block.start)
+
+
+def _in_gevent_only(obs: Observation) -> bool:
+    """Sampled inside gevent's own code, or calling one of gevent's functions, with no
+    other callee, from code that is not patchkit's (whose cut at a test's end is a gevent
+    sleep that a GIL-holding call just before it would otherwise hide behind)."""
+    stack = obs.stack
+    callee = obs.callee
+    in_gevent = bool(stack) and (stack[-1].module or "").startswith("gevent.")
+    gevent_callee = callee is not None and (callee.home or "").startswith("gevent")
+    if not stack or not (in_gevent or gevent_callee):
+        return False
+    if callee is not None and (callee.original or callee.original_class or not gevent_callee):
+        return False
+    callers = [f for f in stack if not (f.module or "").startswith("gevent")]
+    return not callers or not (callers[-1].module or "").startswith("patchkit")
+
+
+def _timed_observation(block: RawBlock, taken: list[Sample], attribution: Attribution,
+                       originals: frozenset[int]) -> Observation:
+    """The observation of one timed block from its samples, or from where it yielded.
+
+    A C function that computes with the GIL released is sampled as its callee (the
+    sampler was on time); samples taken while the thread held the GIL name no callee:
+    the sampler only gets the GIL where bytecode lets it go, which is no evidence of
+    what the thread was doing.
+    """
+    duration = block.duration
+    if taken:
+        counts = Counter(_site_key(s, attribution) for s in taken)
+        best = counts.most_common(1)[0][0]
+        at_site = [s for s in taken if _site_key(s, attribution) == best]
+        callee = dominant_callee([None if s.cpu else s.callee for s in at_site])
+        return Observation("blocking", at_site[0].stack, duration, callee,
+                           cpu=callee is None, stretch=block.start)
+    if block.runner is not None:
+        return Observation("blocking", block.switch_out, duration,
+                           _runner_callee(block.runner, originals),
+                           detail="spawned here; it ran a function with no Python frame",
+                           stretch=block.start)
+    return Observation("blocking", block.switch_out, duration, detail=UNSAMPLED,
+                       stretch=block.start)
 
 
 def callback_observations(callbacks: Iterable[HubCallback],

@@ -10,11 +10,12 @@ context manager's ``__enter__`` (``with lock:`` names ``lock.__enter__``).
 
 from __future__ import annotations
 
-import ast
 import dis
+import io
+import keyword
 import linecache
 import sys
-import textwrap
+import tokenize
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -101,43 +102,131 @@ def _parse_call(code: types.CodeType, lasti: int) -> str | None:
     lines[-1] = lines[-1].encode()[:end_col].decode(errors="replace")
     if lasti < len(code.co_code) and code.co_code[lasti] == _BEFORE_WITH:
         item = _with_item(code, lasti, positions, lines, col)
-        return f"{ast.unparse(item)}.__enter__" if item is not None else None
+        return f"{item}.__enter__" if item is not None else None
     lines[0] = lines[0].encode()[col:].decode(errors="replace")
+    return called_expression("".join(lines).strip())
+
+
+_SKIPPED = frozenset({tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT,
+                      tokenize.DEDENT, tokenize.ENDMARKER})
+_OPENING, _CLOSING = "([{", ")]}"
+
+
+def called_expression(text: str) -> str | None:
+    """The called expression of *text* when it is one call (``a.b(c)`` -> ``a.b``), else None.
+
+    From tokens, not ``ast``: CPython 3.11's AST constructor keeps its recursion depth in
+    per-interpreter state, so a parse on the sampler's thread, interleaved with one on
+    the hub's thread, failed the other ("AST constructor recursion depth mismatch", seen
+    as an INTERNALERROR in pytest's traceback formatting).
+    """
     try:
-        node = ast.parse("".join(lines).strip(), mode="eval").body
-    except SyntaxError:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                  if t.type not in _SKIPPED]
+    except (tokenize.TokenError, SyntaxError):
         return None
-    if not isinstance(node, ast.Call):
+    if len(tokens) < 3 or tokens[-1].string != ")":
         return None
-    return ast.unparse(node.func)
+    depth, opening = 0, -1
+    for index in range(len(tokens) - 1, -1, -1):
+        token = tokens[index]
+        if token.type == tokenize.OP and token.string in _CLOSING:
+            depth += 1
+        elif token.type == tokenize.OP and token.string in _OPENING:
+            depth -= 1
+            if depth == 0:
+                opening = index
+                break
+    if opening <= 0 or tokens[opening].string != "(" or not _one_operand(tokens[:opening]):
+        return None
+    return " ".join(_text(text, tokens[0].start, tokens[opening - 1].end).split())
+
+
+def _one_operand(tokens: list[tokenize.TokenInfo]) -> bool:
+    """Whether *tokens* are one operand: names, literals and brackets joined by dots
+    (``a.b``, ``f(x).g``, ``"s".join``), not ``a + b`` or ``not f``."""
+    depth = 0
+    for token in tokens:
+        if token.type == tokenize.OP and token.string in _OPENING:
+            depth += 1
+        elif token.type == tokenize.OP and token.string in _CLOSING:
+            depth -= 1
+        elif depth == 0 and (token.type == tokenize.OP and token.string != "."
+                             or token.type == tokenize.NAME and keyword.iskeyword(token.string)):
+            return False
+    return depth == 0
+
+
+def _text(text: str, start: tuple[int, int], end: tuple[int, int]) -> str:
+    lines = text.splitlines(keepends=True)
+    begin = sum(len(line) for line in lines[:start[0] - 1]) + start[1]
+    stop = sum(len(line) for line in lines[:end[0] - 1]) + end[1]
+    return text[begin:stop]
 
 
 def _with_item(code: types.CodeType, lasti: int, positions: list[Any], lines: list[str],
-               col: int) -> ast.expr | None:
-    """The context manager a ``BEFORE_WITH`` at *lasti* enters.
+               col: int) -> str | None:
+    """The context manager a ``BEFORE_WITH`` at *lasti* enters, as written.
 
     3.13 gives the instruction the item's own span; 3.11 and 3.12 the whole ``with``
-    statement, whose items are entered in order (one ``BEFORE_WITH`` each).
+    statement, whose items are entered in order (one ``BEFORE_WITH`` each). From tokens,
+    not ``ast`` (see :func:`called_expression`).
     """
-    first = lines[0].encode()
+    text = lines[0].encode()[col:].decode(errors="replace") + "".join(lines[1:])
     try:
-        return ast.parse(first[col:].decode(errors="replace") + "".join(lines[1:]),
-                         mode="eval").body
-    except SyntaxError:
-        pass
-    source = textwrap.dedent(" " * col + first[col:].decode(errors="replace")
-                             + "".join(lines[1:]))
-    try:
-        statement = ast.parse(source).body[0]
-    except (SyntaxError, IndexError):
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline)
+                  if t.type not in _SKIPPED]
+    except (tokenize.TokenError, SyntaxError):
+        tokens = []
+    if not tokens:
         return None
-    if not isinstance(statement, ast.With):
-        return None
+    if tokens[0].string != "with":
+        return _item_text(text, tokens)
+    items = _split_items(tokens[1:])
+    if len(items) == 1 and items[0] and items[0][0].string == "(" \
+            and items[0][-1].string == ")":
+        inner = _split_items(items[0][1:-1] + [items[0][-1]], stop=")")
+        if len(inner) > 1 or any(t.string == "as" for t in items[0]):
+            items = inner
     earlier = sum(1 for offset in range(0, lasti, 2)
                   if code.co_code[offset] == _BEFORE_WITH
                   and positions[offset // 2] == positions[lasti // 2])
-    items = statement.items
-    return items[earlier].context_expr if earlier < len(items) else None
+    return _item_text(text, items[earlier]) if earlier < len(items) else None
+
+
+def _split_items(tokens: list[tokenize.TokenInfo],
+                 stop: str = ":") -> list[list[tokenize.TokenInfo]]:
+    """Top-level comma-separated groups of *tokens*, up to the top-level *stop*."""
+    groups: list[list[tokenize.TokenInfo]] = [[]]
+    depth = 0
+    for token in tokens:
+        if depth == 0 and token.string == stop:
+            break
+        if token.type == tokenize.OP and token.string in _OPENING:
+            depth += 1
+        elif token.type == tokenize.OP and token.string in _CLOSING:
+            depth -= 1
+        if depth == 0 and token.string == ",":
+            groups.append([])
+        else:
+            groups[-1].append(token)
+    return [g for g in groups if g]
+
+
+def _item_text(text: str, tokens: list[tokenize.TokenInfo]) -> str | None:
+    """The context expression of one ``with`` item (its ``as`` target left out)."""
+    depth, end = 0, len(tokens)
+    for index, token in enumerate(tokens):
+        if token.type == tokenize.OP and token.string in _OPENING:
+            depth += 1
+        elif token.type == tokenize.OP and token.string in _CLOSING:
+            depth -= 1
+        elif depth == 0 and token.string in ("as", ":"):
+            end = index
+            break
+    if end == 0:
+        return None
+    return " ".join(_text(text, tokens[0].start, tokens[end - 1].end).split())
 
 
 def _lookup(frame: types.FrameType, name: str) -> Any:

@@ -214,7 +214,8 @@ class Session:
 
         timed = blocks_to_observations(self.blocks_without_gc(), dict(self.sampler.samples),
                                        self.config.threshold, attribution,
-                                       self.watch.original_ids, dict(self.sampler.delays))
+                                       self.watch.original_ids, dict(self.sampler.delays),
+                                       dict(self.sampler.waits))
         timed += callback_observations(list(self.sampler.hub_callbacks), self.config.threshold)
         observations = merge_events(timed, list(self.events.observations), attribution)
         refs = list(self.stale.found.values())

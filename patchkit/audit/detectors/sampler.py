@@ -95,6 +95,8 @@ class Sampler:
         self.blocks = blocks if blocks is not None else []
         self.run_delay = RunDelay(hub_native_id) if hub_native_id is not None else None
         self.delays: dict[float, float] = {}
+        # Block start -> seconds of it the hub's thread at least waited (RunDelay.waited).
+        self.waits: dict[float, float] = {}
         self.hub_callbacks: list[HubCallback] = []
         self._callback: tuple[Any, float, float, Stack, list[Callee | None]] | None = None
         self._annotated = 0
@@ -104,6 +106,10 @@ class Sampler:
         # Set by the pytest plugin between tests: pytest's own long stretches (collection,
         # reporting) are not worth sampling, and sampling them costs the GIL.
         self.paused = False
+        # (seconds, callback(start, stack, callee)): called once, on this thread, for a
+        # stretch still open after that long (the pytest plugin's live warning).
+        self.overdue: tuple[float, Callable[[float, Stack, Callee | None], None]] | None = None
+        self._overdue_start = 0.0
         self.originals = originals
         self.samples: dict[float, list[Sample]] = {}
         self.ident: int | None = None
@@ -184,7 +190,8 @@ class Sampler:
             self._done_lock.release()
 
     def tick(self) -> None:
-        """Read the hub thread's run delay and annotate blocks that have ended since.
+        """Read the hub thread's run delay and CPU time; annotate blocks ended since
+        (``delays``, ``waits``).
 
         Any thread: the pytest plugin ticks on the hub's thread at each window's edges.
         """
@@ -209,6 +216,9 @@ class Sampler:
             delay = self.run_delay.within(block.start, block.end)
             if delay is not None:
                 self.delays[block.start] = delay
+            waited = self.run_delay.waited(block.start, block.end)
+            if waited is not None:
+                self.waits[block.start] = waited
             self._annotated += 1
 
     def sample(self, busy: Callable[[], bool] = lambda: False) -> None:
@@ -235,6 +245,11 @@ class Sampler:
         stack = capture_stack(frame)
         if self.stretch_start() != start:
             return  # the stretch ended while we looked; the stack may be the next one's
+        overdue = self.overdue
+        if (overdue is not None and start != self._overdue_start
+                and time.perf_counter() - start > overdue[0]):
+            self._overdue_start = start
+            overdue[1](start, stack, callee)
         bucket = self.samples.get(start)
         if bucket is None:
             if len(self.samples) >= _MAX_STRETCHES:

@@ -1,0 +1,142 @@
+"""The whole session's findings, for the pytest plugin: a summary per call site and the
+audit's JSON, HTML and SARIF reports.
+
+Each test report carries its findings as plain data (``report.patchkit``: a list of
+``{"outcome": "failed" | "allowed" | "cpu", "finding": Finding.to_dict()}``), so they
+reach the xdist controller with the report. :class:`SessionFindings` merges them per
+call site: one cause behind many failing tests shows once, with the tests it affected.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["REPORT_KINDS", "SessionFindings", "report_kind"]
+
+ATTRIBUTE = "patchkit"
+REPORT_KINDS = {".json": "json", ".html": "html", ".htm": "html", ".sarif": "sarif"}
+_MERGED = ("count", "total_s")
+_SHOWN_TESTS = 3
+
+
+def report_kind(path: str) -> str | None:
+    """``json``, ``html`` or ``sarif`` from *path*'s suffix (``.sarif.json`` is SARIF)."""
+    lower = path.lower()
+    if lower.endswith(".sarif.json"):
+        return "sarif"
+    return REPORT_KINDS.get(os.path.splitext(lower)[1])
+
+
+@dataclass
+class _Site:
+    outcome: str
+    finding: dict[str, Any]
+    tests: list[str] = field(default_factory=list)
+
+
+def _key(outcome: str, data: dict[str, Any]) -> tuple[Any, ...]:
+    return (outcome != "cpu", data["kind"], data["file"], data["line"], data["function"],
+            data["callee"], data["module"], data["name"])
+
+
+class SessionFindings:
+    """Findings of every test of the session, merged per call site."""
+
+    def __init__(self) -> None:
+        self.sites: dict[tuple[Any, ...], _Site] = {}
+        self.started = time.perf_counter()
+
+    def add(self, nodeid: str, entries: list[dict[str, Any]]) -> None:
+        """Add one test report's entries (its ``patchkit`` attribute)."""
+        for entry in entries:
+            outcome, data = entry["outcome"], entry["finding"]
+            site = self.sites.get(_key(outcome, data))
+            if site is None:
+                self.sites[_key(outcome, data)] = _Site(outcome, dict(data), [nodeid])
+                continue
+            merged = site.finding
+            for name in _MERGED:
+                merged[name] += data[name]
+            if data["max_s"] > merged["max_s"]:
+                merged["max_s"], merged["stack"] = data["max_s"], data["stack"]
+            merged["events"] = merged.get("events", []) + data.get("events", [])
+            if outcome == "failed":
+                site.outcome = "failed"
+            if nodeid not in site.tests:
+                site.tests.append(nodeid)
+
+    def _ordered(self) -> list[_Site]:
+        rank = {"failed": 0, "allowed": 1, "cpu": 2}
+        return sorted(self.sites.values(), key=lambda s: (rank.get(s.outcome, 3),
+                                                          -len(s.tests), -s.finding["max_s"]))
+
+    def summary(self) -> list[str]:
+        """The terminal summary: one entry per call site, failing ones first."""
+        from .pytest_report import package_label
+
+        lines = []
+        for site in self._ordered():
+            data = site.finding
+            where = f"{data['file']}:{data['line']} in {data['function'] or '?'}" \
+                if data["file"] else "<unknown>"
+            label = {"failed": "FAILED", "allowed": "allowed", "cpu": "CPU"}[site.outcome]
+            callee = f", callee: {data['callee']}" if data["callee"] else ""
+            tests = len(site.tests)
+            shown = ", ".join(site.tests[:_SHOWN_TESTS])
+            more = f" (+{tests - _SHOWN_TESTS} more)" if tests > _SHOWN_TESTS else ""
+            package = package_label(data["package"], data["file"])
+            lines += [f"{label} {where}  [{data['kind']}, package: {package}"
+                      f"{callee}]",
+                      f"    {tests} test{'s' * (tests != 1)}, {data['count']}x, worst "
+                      f"{data['max_s'] * 1000:.1f} ms, total {data['total_s'] * 1000:.1f} ms"
+                      + (" (computation: reported, not failed)" if label == "CPU" else ""),
+                      f"    {data['message']}"]
+            if data["fix"]:
+                lines.append(f"    fix: {data['fix']}")
+            lines.append(f"    tests: {shown}{more}")
+        return lines
+
+    def counts(self) -> dict[str, int]:
+        """Call sites per outcome."""
+        out: dict[str, int] = {}
+        for site in self.sites.values():
+            out[site.outcome] = out.get(site.outcome, 0) + 1
+        return out
+
+    def write(self, paths: tuple[str, ...], exit_code: int, patched: list[str],
+              root: str) -> list[str]:
+        """Write the session's findings to each of *paths* (by suffix) as the audit's
+        report; returns one line per file written or failed."""
+        from .audit.report import write_json
+        from .audit.saved import emit_files, report_from_dict
+
+        def report(outcomes: tuple[str, ...]) -> Any:
+            return report_from_dict({
+                "schema": "patchkit.audit/1", "target": "pytest", "argv": sys.argv[1:],
+                "exit_code": exit_code, "duration_s": time.perf_counter() - self.started,
+                "patched": patched, "stopped_by": None,
+                "findings": [s.finding for s in self._ordered() if s.outcome in outcomes]})
+
+        everything = report(("failed", "allowed", "cpu"))
+        # Code scanning shows what failed or was allowed; computation is no alert.
+        alerts = report(("failed", "allowed"))
+        lines = []
+        for path in paths:
+            kind = report_kind(path)
+            try:
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                if kind == "json":
+                    write_json(everything, path)
+                    errors = []
+                else:
+                    errors = emit_files(everything if kind == "html" else alerts,
+                                        path if kind == "html" else None,
+                                        path if kind == "sarif" else None, root)
+            except OSError as exc:
+                errors = [f"cannot write {path}: {exc}"]
+            lines += errors or [f"wrote {path}"]
+        return lines
