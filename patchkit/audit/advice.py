@@ -227,8 +227,22 @@ def _computing(name: str, callee: Callee, innermost: str | None) -> tuple[str, s
     if "gevent" in ((callee.home or "").partition(".")[0], (innermost or "").partition(".")[0]):
         return (f"gevent's own cooperative {name} computed without yielding (CPU work, "
                 "not a wait)", _CPU)
+    entry = _known_call(name) or _entry_for((callee.home or "").partition(".")[0])
+    fix = entry.fix if entry is not None else f"move this computation off the hub: {_THREADPOOL}"
     return (f"C code ({name}) computed on the hub's thread without yielding (CPU work, "
-            "not I/O)", f"move this computation off the hub: {_THREADPOOL}")
+            "not I/O)", fix)
+
+
+def _entry_for(module: str) -> Any:
+    """The knowledge base's entry for the library that *module* belongs to, if any."""
+    if not module:
+        return None
+    from patchkit.knowledge import lookup
+
+    try:
+        return lookup(module)
+    except Exception:  # a malformed name must not cost the report
+        return None
 
 
 _MISBEHAVIOR = {
