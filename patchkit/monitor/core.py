@@ -165,6 +165,10 @@ class Monitor:
 
     def _run(self, stop: Any) -> None:
         settings = self.settings
+        if self._attribution is not None:
+            # The installed distributions (for ``package``), read once now -- at start-up,
+            # a few tens of ms with the GIL -- rather than in the middle of the first block.
+            self._attribution._distributions()
         next_summary = time.monotonic() + settings.summary
         wait = settings.threshold / 2
         while True:
