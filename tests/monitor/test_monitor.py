@@ -234,3 +234,25 @@ def test_plain_gunicorn_workers_each_send_block_events(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)
+
+
+def test_metrics_histograms_count_every_block(tmp_path):
+    pytest.importorskip("prometheus_client")
+    proc = _run(tmp_path, """
+        import gevent.monkey; gevent.monkey.patch_all()
+        import ctypes, gevent, patchkit.monitor, prometheus_client
+        monitor = patchkit.monitor.start(threshold=0.02, log="off", metrics=True, rate=1)
+        gevent.sleep(0.2)
+        def block():
+            ctypes.CDLL(None).usleep(40_000)
+        for _ in range(4):
+            gevent.spawn(block).join()
+            gevent.sleep(0.01)
+        gevent.sleep(0.1)
+        monitor.stop()
+        value = prometheus_client.REGISTRY.get_sample_value(
+            "patchkit_hub_block_seconds_count", {"package": "app"})
+        print(int(value or 0))
+    """, None)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "4"  # every block, though the rate limit sent one
