@@ -68,7 +68,7 @@ BLOCKS = """
         while time.perf_counter() < end:
             pass
 
-    gevent.sleep(0.05)
+    gevent.sleep(0.3)  # the monitor reads the installed distributions once at start
     timed("native", native)
     timed("holds_gil", holds_gil)
     timed("cpu", cpu)
