@@ -62,6 +62,7 @@ class Monitor:
         self._hub_run: types.CodeType | None = None
         self._attribution: Any = None
         self._originals: frozenset[int] = frozenset()
+        self._ready = False  # the installed distributions are read
         self.running = False
 
     # -- on the hub's thread -------------------------------------------------------------
@@ -134,6 +135,21 @@ class Monitor:
         lock.acquire()
         self._stop_lock = lock
         start_thread(self._run, (lock,))
+        if not self._ready:
+            start_thread(self._load_distributions, ())
+
+    def _load_distributions(self) -> None:
+        # The installed distributions (for ``package``), read once, on a thread of their
+        # own, one at a time with a GIL hand-over between them (at once they hold the GIL
+        # ~150 ms), while the monitor's thread goes on sampling; events wait for them.
+        from gevent.monkey import get_original
+
+        sleep = get_original("time", "sleep")
+        try:
+            if self._attribution is not None:
+                self._attribution.load_gradually(lambda: sleep(0.0002))
+        finally:
+            self._ready = True
 
     def after_fork_in_child(self) -> None:
         """Start over in a forked child: its own thread, pid and counts."""
@@ -165,13 +181,7 @@ class Monitor:
 
     def _run(self, stop: Any) -> None:
         settings = self.settings
-        if self._attribution is not None:
-            # The installed distributions (for ``package``), read once now, one at a time
-            # with a GIL hand-over between them: at once it holds the GIL ~150 ms.
-            from gevent.monkey import get_original
 
-            sleep = get_original("time", "sleep")
-            self._attribution.load_gradually(lambda: sleep(0.0002))
         next_summary = time.monotonic() + settings.summary
         wait = settings.threshold / 2
         while True:
@@ -199,14 +209,16 @@ class Monitor:
             wait = settings.threshold / 2
         else:  # a young turn: look when it would be overdue
             wait = max(settings.threshold / 2 - age, settings.period)
-        while self._closed:
+        while self._closed and self._ready:
             turn_start, turn_end = self._closed.popleft()
             began = time.perf_counter()
             self._report(turn_start, turn_end, self._samples.pop(turn_start, []))
             self.worst_stall = max(self.worst_stall, time.perf_counter() - began)
-        if len(self._samples) > 4:  # turns that ended unseen (a fork, a stop)
+        if len(self._samples) > len(self._closed) + 4:  # turns that ended unseen (a fork)
+            waiting = {start for start, _ in self._closed}
             for key in sorted(self._samples)[:-1]:
-                del self._samples[key]
+                if key not in waiting:
+                    del self._samples[key]
         return wait
 
     def _sample(self, start: float, busy: bool) -> None:
