@@ -130,7 +130,9 @@ def test_gunicorn_worker_killed_by_its_master_on_timeout(tmp_path: Path) -> None
     assert run.returncode == 0 and "WORKER TIMEOUT" in run.stderr, run.stderr[-3000:]
     assert run.report is not None, run.stderr[-3000:]
     (hang,) = findings_at(run.report, "app.py", "hang")
-    assert hang["max_s"] >= 1.0 and len(hang["pids"]) == 1, hang
+    # The killed worker's last flush came somewhere in its 2 s hang (it flushes every 2 s):
+    # the block is in the report, for as long as it had lasted by then.
+    assert hang["max_s"] > 0.1 and len(hang["pids"]) == 1, hang
     entry = processes_by_pid(run.report)[hang["pids"][0]]
     assert entry["role"] == "fork" and entry["ppid"] == program.pid, entry
     assert processes_by_pid(run.report)[replacement]["role"] == "fork"  # audited from its boot
