@@ -21,7 +21,7 @@ from .detectors import Observation
 from .detectors.events import AuditEvents
 from .detectors.gcpauses import GcPauses
 from .detectors.imports import Attribution, KnownImports
-from .detectors.loopclock import LoopClock, lag_finding
+from .detectors.loopclock import LAG_THRESHOLD, LoopClock, lag_finding
 from .detectors.misbehavior import Misbehavior
 from .detectors.sampler import Sampler, original_thread_api
 from .detectors.stale import StaleScan
@@ -99,7 +99,7 @@ class Session:
         self.misbehavior = Misbehavior(self._own_idents)
         self.gc = GcPauses()
         self.known = KnownImports()
-        self.loop = LoopClock(threshold)
+        self.loop = LoopClock(max(threshold, LAG_THRESHOLD))
 
     def _own_idents(self) -> set[int]:
         own = {self.hub_ident, self.sampler.ident, *self.extra_idents()}
