@@ -169,7 +169,8 @@ def _start_auditor(threshold: float) -> Any:
     from .audit.config import AuditConfig
     from .audit.runner import Auditor
 
-    auditor = Auditor(AuditConfig(Target("module", "pytest"), threshold=threshold, quiet=True))
+    auditor = Auditor(AuditConfig(Target("module", "pytest"), threshold=threshold, quiet=True,
+                                      exact=True))
     auditor.start()
     auditor.sampler.paused = True  # collection is pytest's work; each test's window resumes it
     return auditor

@@ -24,7 +24,7 @@ PROG = "python -m patchkit.audit"
 _ARITY = {"--threshold": 1, "--json": 1, "--duration": 1, "--include": 1, "--exclude": 1,
           "--html": 1, "--sarif": 1, "--render": 1,
           "--grace": 1, "--flush": 1, "--strict": 0, "--patch": 0, "--no-follow": 0,
-          "--quiet": 0, "-q": 0, "-h": 0, "--help": 0, "--version": 0}
+          "--exact": 0, "--quiet": 0, "-q": 0, "-h": 0, "--help": 0, "--version": 0}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,6 +72,9 @@ def build_parser(render_many: bool = False) -> argparse.ArgumentParser:
     parser.add_argument("--no-follow", action="store_true",
                         help="do not audit the Python programs it starts (forked children "
                         "are always audited)")
+    parser.add_argument("--exact", action="store_true",
+                        help="time every greenlet switch (exact durations when greenlets "
+                        "share a loop turn; costs more per switch) instead of each loop turn")
     parser.add_argument("--grace", type=_positive, default=DEFAULT_GRACE, metavar="SECONDS",
                         help="after SIGTERM, SIGINT or --duration, how long the program has "
                         f"to stop before the report is written and it is ended (default: "
@@ -160,7 +163,7 @@ def parse(argv: list[str]) -> AuditConfig | RenderConfig:
                        html_path=_output(namespace.html, "--html"),
                        sarif_path=_output(namespace.sarif, "--sarif"), root=os.getcwd(),
                        follow=not namespace.no_follow, grace=namespace.grace,
-                       flush_interval=namespace.flush)
+                       flush_interval=namespace.flush, exact=namespace.exact)
 
 
 def main(argv: list[str] | None = None) -> int:

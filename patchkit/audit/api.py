@@ -37,6 +37,7 @@ class _Settings:
     threshold: float
     include: tuple[str, ...]
     exclude: tuple[str, ...]
+    exact: bool = False
 
 
 class Audit:

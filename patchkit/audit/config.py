@@ -55,6 +55,9 @@ class AuditConfig:
             before the report is written and the process ended (``STUCK_EXIT_CODE``).
         child_grace: Seconds the report waits for child processes still ending.
         flush_interval: Seconds between each process's flushes of its findings.
+        exact: Time every greenlet switch (a tracer on each switch: exact durations in
+            turns shared by several greenlets, at a cost per switch) instead of each
+            loop turn (the default; see ``detectors.turns``).
     """
 
     target: Target
@@ -73,6 +76,7 @@ class AuditConfig:
     grace: float = DEFAULT_GRACE
     child_grace: float = DEFAULT_CHILD_GRACE
     flush_interval: float = DEFAULT_FLUSH
+    exact: bool = False
 
 
 @dataclass(frozen=True)

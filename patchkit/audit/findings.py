@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from . import advice
 from .detectors import Kind, Observation
 from .detectors.imports import Attribution
-from .detectors.sampler import HubCallback, Sample, dominant_callee
+from .detectors.sampler import NO_FRAME, HubCallback, Sample, dominant_callee
 from .detectors.switches import RawBlock
 from .frames import Callee, FrameInfo, Stack
 from .sites import Site, find_site
@@ -103,6 +103,10 @@ def _site_key(sample: Sample, attribution: Attribution) -> tuple[str, int] | Non
     return (frame.file, frame.line) if frame is not None else None
 
 
+FRAMELESS = ("a greenlet that runs a C function with no Python frame (gevent.spawn of a "
+             "builtin or a C extension's function) held the hub; run the audit with --exact "
+             "to find where it was spawned")
+"""The detail of a turn part timed by loop turn whose samples found no Python frame."""
 UNSAMPLED = "yielded here after the block (no stack was sampled while it lasted)"
 """The detail of a timed block nobody sampled: its stack is where the greenlet yielded
 *after* the block (a call that held the GIL, or a sampler thread the OS kept waiting)."""
@@ -169,13 +173,14 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
     out = []
     for block in blocks:
         taken = samples.get(block.start, [])
-        if not held_the_hub(block, threshold, run_delays) or not (taken or block.switch_out):
+        if not held_the_hub(block, threshold, run_delays) or not (
+                taken or block.switch_out or block.runner == NO_FRAME):
             continue
         obs = _timed_observation(block, taken, attribution, originals)
         cpu = computed(block, threshold, waits)
         if cpu is False and obs.cpu and _ran_bytecode_throughout(taken, block):
             cpu = True  # the CPU-time reading is off (a starved sampler); the samples are not
-        if cpu is not None and not obs.detail.startswith("spawned here"):
+        if cpu is not None and not obs.detail.startswith(("spawned here", FRAMELESS)):
             obs.cpu = cpu
             if cpu:
                 obs.detail = COMPUTED if obs.detail != UNSAMPLED else f"{COMPUTED}; {UNSAMPLED}"
@@ -227,14 +232,17 @@ def _timed_observation(block: RawBlock, taken: list[Sample], attribution: Attrib
         at_site = [s for s in taken if _site_key(s, attribution) == best]
         callee = dominant_callee([None if s.cpu else s.callee for s in at_site])
         return Observation("blocking", at_site[0].stack, duration, callee,
-                           cpu=callee is None, stretch=block.start)
+                           cpu=callee is None, stretch=block.key, started=block.start)
+    if block.runner == NO_FRAME:
+        return Observation("blocking", (), duration, detail=FRAMELESS, stretch=block.key,
+                           started=block.start)
     if block.runner is not None:
         return Observation("blocking", block.switch_out, duration,
                            _runner_callee(block.runner, originals),
                            detail="spawned here; it ran a function with no Python frame",
-                           stretch=block.start)
+                           stretch=block.key, started=block.start)
     return Observation("blocking", block.switch_out, duration, detail=UNSAMPLED,
-                       stretch=block.start)
+                       stretch=block.key, started=block.start)
 
 
 def callback_observations(callbacks: Iterable[HubCallback],
@@ -340,8 +348,9 @@ def aggregate(observations: Iterable[Observation], attribution: Attribution,
         group.count += 1
         group.total += obs.duration or 0.0
         group.cpu_votes.append(obs.cpu)
-        if obs.duration is not None and obs.stretch is not None:
-            group.events.append(HubBlock(obs.stretch - origin, obs.duration))
+        began = obs.started if obs.started is not None else obs.stretch
+        if obs.duration is not None and began is not None:
+            group.events.append(HubBlock(began - origin, obs.duration))
         if (obs.duration or 0.0) > group.longest:
             group.longest, group.stack = obs.duration or 0.0, obs.stack
     findings = [_finding(g, attribution, context) for g in groups.values()]

@@ -42,6 +42,7 @@ class FollowSettings:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     flush_interval: float = DEFAULT_FLUSH
+    exact: bool = False
 
     def encode(self) -> str:
         return json.dumps(asdict(self))
@@ -53,7 +54,8 @@ class FollowSettings:
             data = json.loads(text)
             return cls(str(data["folder"]), float(data["threshold"]),
                        tuple(data.get("include", ())), tuple(data.get("exclude", ())),
-                       float(data.get("flush_interval", DEFAULT_FLUSH)))
+                       float(data.get("flush_interval", DEFAULT_FLUSH)),
+                       bool(data.get("exact", False)))
         except (ValueError, KeyError, TypeError):
             return None
 

@@ -152,7 +152,7 @@ def _follow(config: AuditConfig, folder: str) -> None:
     if config.follow:
         os.environ[FOLLOW_ENV] = FollowSettings(
             folder, config.threshold, config.include, config.exclude,
-            config.flush_interval).encode()
+            config.flush_interval, config.exact).encode()
     else:
         os.environ.pop(FOLLOW_ENV, None)
 

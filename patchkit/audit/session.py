@@ -26,6 +26,7 @@ from .detectors.misbehavior import Misbehavior
 from .detectors.sampler import Sampler, original_thread_api
 from .detectors.stale import StaleScan
 from .detectors.switches import SwitchClock
+from .detectors.turns import TURN_PERIOD, TurnClock
 from .guard import auditor_work
 from .patching import PatchWatch
 
@@ -46,6 +47,9 @@ class Settings(Protocol):
 
     @property
     def exclude(self) -> tuple[str, ...]: ...
+
+    @property
+    def exact(self) -> bool: ...
 
 
 _SESSIONS: weakref.WeakSet[Session] = weakref.WeakSet()
@@ -88,11 +92,17 @@ class Session:
         self.hub_ident = get_ident()
         threshold = self.config.threshold
         self.watch = PatchWatch(self._on_patch)
-        self.clock = SwitchClock(threshold)
-        self.sampler = Sampler(self.hub_ident, self.clock.stretch_start,
-                               period=min(max(threshold / 2, 0.002), 0.05), min_age=threshold / 2,
-                               originals=lambda: self.watch.original_ids,
-                               blocks=self.clock.blocks, hub_native_id=threading.get_native_id())
+        self.clock: SwitchClock | TurnClock
+        if self.config.exact:
+            self.clock = SwitchClock(threshold)
+            period = min(max(threshold / 2, 0.002), 0.05)
+        else:  # by loop turn: sampled often while a turn is overdue, to split it
+            period = min(TURN_PERIOD, threshold / 4)
+            self.clock = TurnClock(threshold, period)
+        self.sampler = Sampler(self.hub_ident, self.clock.stretch_start, period=period,
+                               min_age=threshold / 2, originals=lambda: self.watch.original_ids,
+                               blocks=self.clock.blocks, hub_native_id=threading.get_native_id(),
+                               settle=None if self.clock.exact else self.clock.settle)
         self.events = AuditEvents(self.hub_ident, get_ident, lambda: self.watch.patched,
                                   self.clock.stretch_start)
         self.stale = StaleScan(self.watch.label, lambda: self.watch.original_ids)

@@ -4,79 +4,19 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..audit.detectors.sampler import Sample
+from ..audit.detectors.turns import segments
 from .events import now_iso
 
 if TYPE_CHECKING:
-    from ..audit.frames import Callee, Stack
     from .core import Monitor
 
 __all__ = ["Sample", "segments", "block_event", "lag_event"]
 
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """The hub thread's stack at ``at``; ``owner`` is the greenlet's bottom frame (or the
-    hub callback's function): held until the turn is reported, so a finished greenlet's
-    frame cannot be freed and its address reused by the next greenlet's."""
-
-    at: float
-    owner: object
-    stack: Stack
-    callee: Callee | None
-    busy: bool = False
-
-
-Segment = tuple[float, float, "Sample | None", "list[Sample]"]
-
-
-def segments(start: float, end: float, samples: list[Sample],
-             period: float = 0.002) -> list[Segment]:
-    """Split the turn ``[start, end]`` among the greenlets the samples saw, in order.
-
-    Consecutive samples of one greenlet are one segment, and the segments cover the turn
-    exactly. A boundary lies halfway between the last sample of one and the first of the
-    next -- except next to CPU work: a greenlet holding the GIL delays the sample after it
-    starts (the sampler waits for the GIL), so when only the later one computed, it began
-    soon after the earlier one's last sample, and when only the earlier one computed, it
-    ran until shortly before the later one's first. With no sample (a call that held the GIL for the whole turn), the turn is
-    one segment with no stack.
-    """
-    if not samples:
-        return [(start, end, None, [])]
-    groups: list[list[Sample]] = []
-    for sample in samples:
-        if groups and groups[-1][-1].owner is sample.owner:
-            groups[-1].append(sample)
-        else:
-            groups.append([sample])
-    cuts = [_boundary(a[-1], b[0], period) for a, b in zip(groups, groups[1:])]
-    edges = [start, *cuts, end]
-    return [(edges[i], edges[i + 1], _representative(group), group)
-            for i, group in enumerate(groups)]
-
-
-def _boundary(last: Sample, first: Sample, period: float) -> float:
-    middle = (last.at + first.at) / 2
-    if first.busy and not last.busy:
-        return min(middle, last.at + period / 2)
-    if last.busy and not first.busy:
-        return max(middle, first.at - period / 2)
-    return middle
-
-
-def _representative(group: list[Sample]) -> Sample:
-    """The sample whose site was seen most (a CPU loop passes through several lines)."""
-    counts: dict[tuple[Any, ...], int] = {}
-    for sample in group:
-        top = sample.stack[-1] if sample.stack else None
-        key = (top.file, top.line) if top else ()
-        counts[key] = counts.get(key, 0) + 1
-    best = max(counts, key=lambda k: counts[k])
-    return next(s for s in group if ((s.stack[-1].file, s.stack[-1].line) if s.stack else ())
-                == best)
+# One turn's samples and how a turn is split among greenlets are the audit's (its loop-turn
+# clock, ``audit.detectors.turns``): the monitor is that core with events for sinks.
 
 
 def _frame(frame: Any) -> dict[str, Any]:

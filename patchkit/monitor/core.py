@@ -28,7 +28,7 @@ import types
 from collections import deque
 from typing import Any
 
-from .build import Sample
+from ..audit.detectors.sampler import HUB_LOOP, NO_FRAME, Sample, bottom_of
 from .events import Limiter, Sink, now_iso
 from .settings import MonitorSettings
 
@@ -225,23 +225,24 @@ class Monitor:
         from ..audit.frames import capture_stack, resolve_callee
 
         frame = sys._current_frames().get(self._hub_ident)
-        if frame is None or self._turn != start:
+        if self._turn != start:
             return
         bucket = self._samples.setdefault(start, [])
+        if frame is None:  # a greenlet running a C function (spawned directly)
+            if len(bucket) < _MAX_SAMPLES:
+                bucket.append(Sample(time.perf_counter(), (), None, True, NO_FRAME))
+            return
         if len(bucket) < _MAX_SAMPLES:
             # Copied now: the frame moves on, and must not be kept alive.
-            bucket.append(Sample(time.perf_counter(), self._owner(frame),
-                                 capture_stack(frame, self.settings.stack),
-                                 None if busy else resolve_callee(frame, self._originals),
-                                 busy))
+            callee = None if busy else resolve_callee(frame, self._originals)
+            bucket.append(Sample(time.perf_counter(), capture_stack(frame, self.settings.stack),
+                                 callee, busy or callee is None, self._owner(frame), busy))
 
     def _owner(self, frame: types.FrameType) -> object:
         """Which greenlet (or hub callback) *frame* belongs to: its bottom frame."""
-        bottom, above = frame, frame
-        while bottom.f_back is not None:
-            above, bottom = bottom, bottom.f_back
-        if bottom.f_code is self._hub_run:
-            return above.f_code  # a callback the hub runs: one per callback function
+        bottom, above = bottom_of(frame)
+        if bottom.f_code is self._hub_run:  # a callback the hub runs, or the loop itself
+            return above.f_code if above is not None else HUB_LOOP
         return bottom
 
     def _report(self, start: float, end: float, samples: list[Sample]) -> None:

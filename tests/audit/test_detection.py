@@ -140,15 +140,20 @@ def test_psycopg2_with_its_patcher_is_cooperative(audit, postgres):
     assert run.findings("blocking") == []
 
 
-def test_direct_gevent_patching_is_recognised(audit):
-    run = audit("gevent_direct.py")
+@pytest.mark.parametrize("exact", [False, True])
+def test_direct_gevent_patching_is_recognised(audit, exact):
+    run = audit(*["--exact"] * exact, "gevent_direct.py")
     assert "socket" in run.report["patched"] and not run.findings("unpatched")
     stale = only(run.findings("stale-reference"), name="early_socket")
     assert stale["module"] == "__main__" and stale["original"] == "socket.socket"
     assert stale["line"] == 2
-    spawned = only(run.findings("blocking"), line=11)
-    assert spawned["max_s"] >= 0.05 and "spawned here" in spawned["message"]
-    only(run.findings("blocking"), line=12)
+    # gevent.spawn(original_sleep): a greenlet with no Python frame. The switch tracer
+    # knows the greenlet, so where it was spawned; loop-turn timing only that it ran.
+    spawned = only(run.findings("blocking"), line=11 if exact else None)
+    assert spawned["max_s"] >= 0.05
+    assert ("spawned here" if exact else "--exact") in spawned["message"], spawned
+    lambda_ = only(run.findings("blocking"), line=12)
+    assert 0.045 <= lambda_["max_s"] < 0.09, lambda_  # by turn: split to within 1 ms
 
 
 def test_blocking_call_inside_a_hub_callback(audit):

@@ -34,8 +34,10 @@ class Observation:
         detail: A short description of what was seen (an event name, an exception).
         site: An explicit call site, for sightings without a useful stack.
         cpu: The hub was held by Python bytecode, not by a call into a callee.
-        stretch: Start (perf_counter) of the hub stretch it happened in, to join an
-            audit event with the timed block of the same call.
+        stretch: Start (perf_counter) of the hub stretch (or loop turn) it happened in,
+            to join an audit event with the timed block of the same call.
+        started: When a timed block began, when not at ``stretch`` (a part of a loop
+            turn shared by several greenlets).
     """
 
     kind: Kind
@@ -49,3 +51,4 @@ class Observation:
     site: FrameInfo | None = None
     cpu: bool = False
     stretch: float | None = None
+    started: float | None = None

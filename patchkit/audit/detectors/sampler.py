@@ -24,9 +24,11 @@ from ..frames import Callee, Stack, capture_stack, current_frames, resolve_calle
 from .schedstat import RunDelay
 from .switches import RawBlock
 
-__all__ = ["HubCallback", "Sample", "Sampler", "dominant_callee", "original_thread_api"]
+__all__ = ["HUB_LOOP", "NO_FRAME", "HubCallback", "Sample", "Sampler", "bottom_of",
+           "dominant_callee", "original_thread_api"]
 
-_MAX_SAMPLES_PER_STRETCH = 64
+_MAX_SAMPLES_PER_STRETCH = 64  # (per owner's run, timing by turn)
+_MAX_SAMPLES_PER_TURN = 2_048
 _MAX_STRETCHES = 20_000
 _GIL_BUSY = 0.003  # the GIL is handed over after sys.getswitchinterval() (5 ms)
 
@@ -45,12 +47,24 @@ class HubCallback:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """A stack seen during a still-open stretch, and the callee it was waiting in."""
+    """A stack seen during a still-open stretch, and the callee it was waiting in.
+
+    ``cpu``: it ran bytecode (the GIL was held when the sampler woke, or no callee).
+    ``held``: the sampler woke late, so the thread held the GIL. ``owner``: which
+    greenlet (its bottom frame, held until the turn is settled so its address cannot be
+    reused) or hub work (a callback's code, :data:`HUB_LOOP`) -- when timing by turn.
+    """
 
     at: float
     stack: Stack
     callee: Callee | None
     cpu: bool
+    owner: object = None
+    held: bool = False
+
+
+HUB_LOOP = "hub loop"  # the owner of a sample of the hub running no Python callback
+NO_FRAME = "no Python frame"  # ... of a greenlet running a C function (spawned directly)
 
 
 def dominant_callee(callees: list[Callee | None]) -> Callee | None:
@@ -66,6 +80,15 @@ def dominant_callee(callees: list[Callee | None]) -> Callee | None:
     if name is None or seen * 2 <= len(callees):
         return None
     return next(c for c in callees if c is not None and c.name == name)
+
+
+def bottom_of(frame: types.FrameType) -> tuple[types.FrameType, types.FrameType | None]:
+    """The bottom frame of *frame*'s stack and the one above it (None when it is alone)."""
+    above: types.FrameType | None = None
+    bottom = frame
+    while bottom.f_back is not None:
+        above, bottom = bottom, bottom.f_back
+    return bottom, above
 
 
 def original_thread_api() -> tuple[Callable[..., Any], Callable[[], Any], Callable[[], int]]:
@@ -86,12 +109,21 @@ class Sampler:
         period: Seconds between wake-ups.
         min_age: Minimum age of a stretch before its stack is copied.
         originals: Returns the ids of replaced originals (to mark original callees).
+        blocks: The clock's blocks (annotated with run delay and CPU readings).
+        hub_native_id: The hub thread's native id (for its scheduler statistics).
+        settle: The turn clock's ``settle``: samples then name their owner, and the
+            thread sleeps while no turn can be overdue.
     """
 
     def __init__(self, hub_ident: int, stretch_start: Callable[[], float], period: float,
                  min_age: float, originals: Callable[[], frozenset[int]],
-                 blocks: list[RawBlock] | None = None, hub_native_id: int | None = None) -> None:
+                 blocks: list[RawBlock] | None = None, hub_native_id: int | None = None,
+                 settle: Callable[[dict[float, list[Sample]]], None] | None = None) -> None:
         self.hub_ident = hub_ident
+        # Timing by loop turn (``turns``): samples name their owner, the thread sleeps
+        # until a turn could be overdue, and long turns are split into blocks at each tick.
+        self._settle = settle
+        self._owner_run: tuple[float, object, int] = (0.0, None, 0)  # turn, owner, samples
         self.blocks = blocks if blocks is not None else []
         self.run_delay = RunDelay(hub_native_id) if hub_native_id is not None else None
         self.delays: dict[float, float] = {}
@@ -167,7 +199,8 @@ class Sampler:
                         break
                     continue
                 before, queued = time.perf_counter(), own.read() or 0.0
-                if stop.acquire(True, self.period):
+                wait = self._wait()
+                if stop.acquire(True, wait):
                     break
                 woke = time.perf_counter()
 
@@ -177,7 +210,7 @@ class Sampler:
                     # running bytecode (CPU work), not waiting in a call that released
                     # the GIL. Asked only for a sample: each read releases the GIL, a
                     # hand-over the hub's thread pays for.
-                    late = woke - before - self.period  # noqa: B023  (called in this pass)
+                    late = woke - before - wait  # noqa: B023  (called in this pass)
                     return late - ((own.read() or 0.0) - queued) > _GIL_BUSY  # noqa: B023
 
                 try:
@@ -194,9 +227,8 @@ class Sampler:
         (``delays``, ``waits``).
 
         Any thread: the pytest plugin ticks on the hub's thread at each window's edges.
+        Timing by turn, the turns that ended are settled into blocks first.
         """
-        if self.run_delay is None or not self.run_delay.available:
-            return
         lock = self._tick_lock
         if lock is None:
             self._tick()
@@ -204,8 +236,34 @@ class Sampler:
         with lock:
             self._tick()
 
+    def settle(self) -> None:
+        """Split the long turns that ended into blocks now (timing by turn); any thread."""
+        if self._settle is None:
+            return
+        lock = self._tick_lock
+        if lock is None:
+            self._settle(self.samples)
+            return
+        with lock:
+            self._settle(self.samples)
+
+    def _wait(self) -> float:
+        """Seconds to sleep: the period, or (timing by turn) until the turn could be
+        overdue, or half the threshold while the loop polls."""
+        if self._settle is None:
+            return self.period
+        age = time.perf_counter() - self.stretch_start()
+        if age >= self.min_age:
+            return self.period
+        if age < -1e9:  # no turn open (inf): the loop polls
+            return self.min_age
+        return max(self.min_age - age, self.period)
+
     def _tick(self) -> None:
-        assert self.run_delay is not None
+        if self._settle is not None:
+            self._settle(self.samples)
+        if self.run_delay is None or not self.run_delay.available:
+            return
         now = time.perf_counter()
         keep = min(self.stretch_start(), now - 1.0)
         if self._annotated < len(self.blocks):
@@ -234,11 +292,17 @@ class Sampler:
             return
         frame = current_frames().get(self.hub_ident)
         if frame is None:
+            if self._settle is not None and self.stretch_start() == start:
+                self._keep(start, Sample(time.perf_counter(), (), None, True, NO_FRAME))
             return
         held = busy()
-        above_hub = self._above_hub_run(frame)
-        if above_hub is not None:
-            self._hub_callback(frame, above_hub, held)
+        bottom, above = bottom_of(frame)
+        if bottom.f_code is self._hub_run:
+            self._hub_callback(frame, above if above is not None else True, held)
+            if self._settle is not None:  # the hub's own work cuts the turn's parts
+                owner = above.f_code if above is not None else HUB_LOOP
+                if self.stretch_start() == start:
+                    self._keep(start, Sample(time.perf_counter(), (), None, held, owner, held))
             return
         self._close_callback()
         callee = resolve_callee(frame, self.originals())
@@ -250,24 +314,30 @@ class Sampler:
                 and time.perf_counter() - start > overdue[0]):
             self._overdue_start = start
             overdue[1](start, stack, callee)
+        self._keep(start, Sample(time.perf_counter(), stack, callee, held or callee is None,
+                                 bottom if self._settle is not None else None, held))
+
+    def _keep(self, start: float, sample: Sample) -> None:
+        """File *sample* under its stretch: the first ones in full. Timing by turn, that
+        is per owner's run of samples, and past it the run's last sample is kept up to
+        date (where the run ends is a boundary)."""
         bucket = self.samples.get(start)
         if bucket is None:
             if len(self.samples) >= _MAX_STRETCHES:
                 return
             bucket = self.samples[start] = []
-        if len(bucket) < _MAX_SAMPLES_PER_STRETCH:
-            bucket.append(Sample(time.perf_counter(), stack, callee, held or callee is None))
-
-    def _above_hub_run(self, frame: types.FrameType) -> types.FrameType | bool | None:
-        """None when a greenlet runs; else the frame the hub is running above Hub.run
-        (a callback), or True when the hub is idle in its loop (Hub.run alone)."""
-        above: types.FrameType | None = None
-        bottom = frame
-        while bottom.f_back is not None:
-            above, bottom = bottom, bottom.f_back
-        if bottom.f_code is not self._hub_run:
-            return None
-        return above if above is not None else True
+        if sample.owner is None:
+            if len(bucket) < _MAX_SAMPLES_PER_STRETCH:
+                bucket.append(sample)
+            return
+        key, owner, count = self._owner_run
+        count = count + 1 if key == start and owner is sample.owner and bucket \
+            and bucket[-1].owner is owner else 1
+        self._owner_run = (start, sample.owner, count)
+        if count > _MAX_SAMPLES_PER_STRETCH + 1:
+            bucket[-1] = sample
+        elif len(bucket) < _MAX_SAMPLES_PER_TURN:
+            bucket.append(sample)
 
     def _hub_callback(self, frame: types.FrameType, above: types.FrameType | bool,
                       busy: bool) -> None:

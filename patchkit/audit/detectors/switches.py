@@ -32,13 +32,21 @@ class RawBlock:
     """A stretch over the threshold: perf_counter start/end, and where the holder yielded.
 
     For a greenlet that ended without a Python frame (``gevent.spawn(c_function)``),
-    ``switch_out`` is where it was spawned and ``runner`` the callable it ran.
+    ``switch_out`` is where it was spawned and ``runner`` the callable it ran. Timed by
+    loop turn (``turns``), ``switch_out`` is the last stack sampled in it and ``stretch``
+    the start of the turn it was part of (what audit events are keyed by).
     """
 
     start: float
     end: float
     switch_out: Stack
     runner: Any = None
+    stretch: float | None = None
+
+    @property
+    def key(self) -> float:
+        """The stretch (or turn) start that audit events seen during it carry."""
+        return self.start if self.stretch is None else self.stretch
 
     @property
     def duration(self) -> float:
@@ -77,6 +85,8 @@ class SwitchClock:
         threshold: Minimum stretch, in seconds, recorded as a block.
     """
 
+    exact = True
+
     def __init__(self, threshold: float) -> None:
         self.threshold = threshold
         self.blocks: list[RawBlock] = []
@@ -101,6 +111,9 @@ class SwitchClock:
         index = tracer.__code__.co_freevars.index("last")
         value: float = tracer.__closure__[index].cell_contents
         return value
+
+    def settle(self, samples: dict[float, list[Any]]) -> None:
+        """Nothing to do: each block is filed as its stretch ends (see ``turns``)."""
 
     def stop(self) -> None:
         """Remove the tracer (restoring any previous one); idempotent. On the hub's thread.

@@ -8,5 +8,5 @@ patchkit.patch_all()
 import gevent  # noqa: E402
 
 original_sleep = patchkit.get_original("time", "sleep")
-gevent.spawn(original_sleep, 0.08).join()
+gevent.spawn(lambda: original_sleep(0.08)).join()
 sys.exit(3)
