@@ -4,7 +4,7 @@ Default threshold: 20 ms. A greenlet that holds the hub that long adds 20 ms of
 latency to every other connection the process serves -- more than a loopback
 round trip takes hundreds of times over, and the size of block users notice at
 p99. gevent's monitor defaults to 100 ms because it samples (and a block must span
-two of its periods to be seen); switch timing is exact, so the threshold can sit
+two of its periods to be seen); loop-turn timing is exact, so the threshold can sit
 well below that. It stays above the few milliseconds an OS can deschedule a busy
 process for on a loaded machine, which would otherwise read as noise.
 """
