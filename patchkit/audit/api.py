@@ -110,7 +110,7 @@ def _report(part: Part) -> Report:
 def start(*, threshold: float = DEFAULT_THRESHOLD, json: str | None = None,
           html: str | None = None, sarif: str | None = None,
           include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
-          flush_interval: float = DEFAULT_FLUSH) -> Audit:
+          flush_interval: float = DEFAULT_FLUSH, exact: bool = False) -> Audit:
     """Audit this process from now on; call on the thread that runs gevent's hub.
 
     Args:
@@ -118,6 +118,7 @@ def start(*, threshold: float = DEFAULT_THRESHOLD, json: str | None = None,
         json, html, sarif: Report files to (re)write; ``{pid}`` is replaced by the pid.
         include, exclude: Package filters, as ``--include``/``--exclude``.
         flush_interval: Seconds between rewrites of the report files.
+        exact: Time every greenlet switch instead of each loop turn, as ``--exact``.
 
     Raises:
         ConfigError: a bad threshold or interval, or a report path that cannot be written.
@@ -129,7 +130,7 @@ def start(*, threshold: float = DEFAULT_THRESHOLD, json: str | None = None,
         if path is not None:
             check_report_path(path.replace("{pid}", pid), option)
     json, html, sarif = (os.path.abspath(p) if p else None for p in (json, html, sarif))
-    audit = Audit(_Settings(threshold, tuple(include), tuple(exclude)), json, html, sarif,
-                  flush_interval)
+    audit = Audit(_Settings(threshold, tuple(include), tuple(exclude), exact), json, html,
+                  sarif, flush_interval)
     audit._start()
     return audit
