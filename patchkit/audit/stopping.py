@@ -32,18 +32,6 @@ _PATCHING_FILES = (os.path.join(os.path.dirname(_AUDIT_DIR.rstrip(os.sep)), "_co
                    os.sep + os.path.join("gevent", "monkey") + os.sep)
 
 
-def _patching(frame: Any) -> bool:
-    """Whether *frame* is inside patching: a stop raised there would leave a process
-    half patched (gevent's thread patch cannot be rolled back from every point)."""
-    depth = 0
-    while frame is not None and depth < 100:
-        name = frame.f_code.co_filename
-        if name == _PATCHING_FILES[0] or _PATCHING_FILES[1] in name:
-            return True
-        frame, depth = frame.f_back, depth + 1
-    return False
-
-
 class Stopper:
     """SIGTERM and ``--duration`` handling: stop the target with :class:`_Stop`.
 
@@ -157,10 +145,8 @@ class Stopper:
         # would break the target's switch or call (or be ignored); let the signal land
         # again shortly, from a native thread: re-sent from here, it would be handled at
         # once, inside this handler, deferred again, and so on until a RecursionError.
-        # Likewise in patching and in the hub's own setup code (see _patching and
-        # _in_hub_setup).
-        if frame is not None and (frame.f_code.co_filename.startswith(_AUDIT_DIR)
-                                  or _patching(frame) or _in_hub_setup(frame)):
+        # Likewise in patching and in the hub's own setup code (see _must_wait).
+        if frame is not None and _must_wait(frame):
             start_thread, _, _ = original_thread_api()
             start_thread(self._resend, (signum,))
             return True
@@ -201,24 +187,46 @@ class Stopper:
         signal.pthread_kill(self.hub_ident, signal.SIGTERM if ours else signal.SIGINT)
 
 
-def _in_hub_setup(frame: Any) -> bool:
-    """Whether *frame* is gevent's hub running its own Python code outside its loop.
+def _must_wait(frame: Any) -> bool:
+    """Whether a stop raised at *frame* has to wait, by one walk down its stack.
 
-    ``Hub.run`` calls Python code before its loop starts (its monitor-thread setup,
-    right after the target first waits). A stop raised there does not pass through the
-    loop's error handling: it ends the hub, and the main greenlet, handed the error by
-    the dying hub, cannot switch to it again -- the target's ``finally`` blocks fail with
-    InvalidSwitchError and it exits 1. Inside the loop (the handler's frame is
-    ``Hub.run`` itself: the loop's C code checks signals) gevent hands the error to the
-    main greenlet. Engine code called from a loop callback reads the same and is merely
-    deferred too.
+    - In the auditor's own code (a tracer, the audit hook, a gc callback): the exception
+      would break the target's switch or call, or be ignored.
+    - Inside patching: a stop there would leave the process half patched (gevent's
+      thread patch cannot be rolled back from every point).
+    - gevent's hub running its own Python code outside its loop: ``Hub.run`` calls Python
+      code before its loop starts (its monitor-thread setup, right after the target first
+      waits). A stop raised there does not pass through the loop's error handling: it ends
+      the hub, and the main greenlet, handed the error by the dying hub, cannot switch to
+      it again -- the target's ``finally`` blocks fail with InvalidSwitchError and it
+      exits 1. Inside the loop (the handler's frame is ``Hub.run`` itself: the loop's C
+      code checks signals) gevent hands the error to the main greenlet. Engine code
+      called from a loop callback reads the same and is merely deferred too.
     """
-    hub_module = sys.modules.get("gevent.hub")
-    if hub_module is None:
-        return False
-    run_code = getattr(hub_module.Hub.run, "__code__", None)
-    if frame.f_code is run_code:
-        return False
+    if frame.f_code.co_filename.startswith(_AUDIT_DIR):
+        return True
+    hub = getattr(sys.modules.get("gevent.hub"), "Hub", None)
+    run_code = getattr(getattr(hub, "run", None), "__code__", None)
+    gevent_dir, stdlib, site = _engine_folders()
+    engine_only = frame.f_code is not run_code  # the engine's code all the way down so far
+    for _ in range(100):
+        if frame is None:
+            break
+        file = frame.f_code.co_filename
+        if file == _PATCHING_FILES[0] or _PATCHING_FILES[1] in file:
+            return True
+        if frame.f_code is run_code:
+            return engine_only
+        if engine_only and not (file.startswith((gevent_dir, "<frozen "))
+                                or file.startswith(stdlib) and not file.startswith(site)):
+            engine_only = False  # the target's code: a loop callback, or not in the hub
+        frame = frame.f_back
+    return False
+
+
+def _engine_folders() -> tuple[str, str, tuple[str, ...]]:
+    """gevent's folder, the standard library's, and site-packages' (which may lie inside
+    the standard library's, in a Python without a venv)."""
     import sysconfig
 
     import gevent
@@ -226,14 +234,5 @@ def _in_hub_setup(frame: Any) -> bool:
     paths = sysconfig.get_paths()
     gevent_dir = os.path.dirname(os.path.abspath(gevent.__file__ or "")) + os.sep
     stdlib = os.path.abspath(paths["stdlib"]) + os.sep
-    # site-packages may lie inside the stdlib folder (a Python without a venv)
     site = tuple(os.path.abspath(paths[key]) + os.sep for key in ("purelib", "platlib"))
-    while frame is not None:
-        if frame.f_code is run_code:
-            return True
-        file = frame.f_code.co_filename
-        if not (file.startswith((gevent_dir, "<frozen "))
-                or file.startswith(stdlib) and not file.startswith(site)):
-            return False  # the target's code: it runs in a loop callback, or not in the hub
-        frame = frame.f_back
-    return False
+    return gevent_dir, stdlib, site
