@@ -28,7 +28,7 @@ import types
 from collections import deque
 from typing import Any
 
-from ..audit.detectors.sampler import HUB_LOOP, NO_FRAME, Sample, bottom_of
+from ..audit.detectors.sampler import HUB_LOOP, NO_FRAME, Sample, bottom_of, owner_of
 from .events import Limiter, Sink, now_iso
 from .settings import MonitorSettings
 
@@ -243,7 +243,8 @@ class Monitor:
         bottom, above = bottom_of(frame)
         if bottom.f_code is self._hub_run:  # a callback the hub runs, or the loop itself
             return above.f_code if above is not None else HUB_LOOP
-        return bottom
+        bucket = self._samples.get(self._turn)
+        return owner_of(bottom, bucket[-1].owner if bucket else None)
 
     def _report(self, start: float, end: float, samples: list[Sample]) -> None:
         from .build import block_event, lag_event, segments

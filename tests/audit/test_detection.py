@@ -42,7 +42,9 @@ def test_cpu_bound_greenlet(audit):
     run = audit("cpu_hog.py")
     block = only(run.findings("blocking"))
     assert block["file"].endswith("cpu_hog.py") and block["function"].startswith("hog")
-    assert 0.2 <= block["max_s"] < 1.5
+    # By loop turn, where the hog ends and the greenlet after it begins (both computing) is
+    # placed to within the GIL's switch interval (5 ms): a generous bound.
+    assert 0.19 <= block["max_s"] < 1.5
     assert "CPU" in block["fix"]
 
 

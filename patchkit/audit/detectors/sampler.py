@@ -14,6 +14,7 @@ place where the greenlet yielded afterwards.
 
 from __future__ import annotations
 
+import inspect
 import time
 import types
 from collections import Counter
@@ -25,7 +26,7 @@ from .schedstat import RunDelay
 from .switches import RawBlock
 
 __all__ = ["HUB_LOOP", "NO_FRAME", "HubCallback", "Sample", "Sampler", "bottom_of",
-           "dominant_callee", "original_thread_api"]
+           "dominant_callee", "original_thread_api", "owner_of"]
 
 _MAX_SAMPLES_PER_STRETCH = 64  # (per owner's run, timing by turn)
 _MAX_SAMPLES_PER_TURN = 2_048
@@ -89,6 +90,19 @@ def bottom_of(frame: types.FrameType) -> tuple[types.FrameType, types.FrameType 
     while bottom.f_back is not None:
         above, bottom = bottom, bottom.f_back
     return bottom, above
+
+
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def owner_of(bottom: types.FrameType, previous: object) -> object:
+    """The greenlet a stack with *bottom* at its bottom belongs to: *bottom* itself --
+    unless it is a generator's frame, which is never where a greenlet starts: caught
+    while it is being resumed, its frame is briefly not linked to its caller's, and the
+    sample belongs to the greenlet seen before (*previous*, when there is one)."""
+    if bottom.f_code.co_flags & _RESUMABLE and previous is not None:
+        return previous
+    return bottom
 
 
 def original_thread_api() -> tuple[Callable[..., Any], Callable[[], Any], Callable[[], int]]:
@@ -303,9 +317,9 @@ class Sampler:
         if bottom.f_code is self._hub_run:
             self._hub_callback(frame, above if above is not None else True, held)
             if self._settle is not None:  # the hub's own work cuts the turn's parts
-                owner = above.f_code if above is not None else HUB_LOOP
+                work = above.f_code if above is not None else HUB_LOOP
                 if self.stretch_start() == start:
-                    self._keep(start, Sample(time.perf_counter(), (), None, held, owner, held))
+                    self._keep(start, Sample(time.perf_counter(), (), None, held, work, held))
             return
         self._close_callback()
         callee = resolve_callee(frame, self.originals())
@@ -317,8 +331,9 @@ class Sampler:
                 and time.perf_counter() - start > overdue[0]):
             self._overdue_start = start
             overdue[1](start, stack, callee)
+        owner = owner_of(bottom, self._last_owner(start)) if self._settle is not None else None
         self._keep(start, Sample(time.perf_counter(), stack, callee, held or callee is None,
-                                 bottom if self._settle is not None else None, held))
+                                 owner, held))
 
     def _owner_sample(self, start: float, busy: Callable[[], bool]) -> None:
         """A young turn's sample (timing by turn): only whose it is, for the boundaries of
@@ -329,11 +344,15 @@ class Sampler:
         if frame is not None:
             held = busy()
             bottom, above = bottom_of(frame)
-            owner = bottom
+            owner = owner_of(bottom, self._last_owner(start))
             if bottom.f_code is self._hub_run:
                 owner = above.f_code if above is not None else HUB_LOOP
         if self.stretch_start() == start:
             self._keep(start, Sample(time.perf_counter(), (), None, held, owner, held))
+
+    def _last_owner(self, start: float) -> object:
+        bucket = self.samples.get(start)
+        return bucket[-1].owner if bucket else None
 
     def _keep(self, start: float, sample: Sample) -> None:
         """File *sample* under its stretch: the first ones in full. Timing by turn, that
