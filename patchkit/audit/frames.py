@@ -11,6 +11,7 @@ context manager's ``__enter__`` (``with lock:`` names ``lock.__enter__``).
 from __future__ import annotations
 
 import dis
+import inspect
 import io
 import keyword
 import linecache
@@ -20,7 +21,8 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FrameInfo", "Stack", "Callee", "capture_stack", "call_expression", "resolve_callee"]
+__all__ = ["FrameInfo", "Stack", "Callee", "capture_stack", "call_expression", "resolve_callee",
+           "bottom_of", "owner_of"]
 
 _MISSING = object()
 _BEFORE_WITH = dis.opmap.get("BEFORE_WITH", -1)
@@ -286,3 +288,25 @@ def resolve_callee(frame: types.FrameType, originals: frozenset[int] = frozenset
 def current_frames() -> dict[int, types.FrameType]:
     """``sys._current_frames()``, kept behind one name for the one private API used."""
     return sys._current_frames()
+
+
+def bottom_of(frame: types.FrameType) -> tuple[types.FrameType, types.FrameType | None]:
+    """The bottom frame of *frame*'s stack and the one above it (None when it is alone)."""
+    above: types.FrameType | None = None
+    bottom = frame
+    while bottom.f_back is not None:
+        above, bottom = bottom, bottom.f_back
+    return bottom, above
+
+
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def owner_of(bottom: types.FrameType, previous: object) -> object:
+    """The greenlet a stack with *bottom* at its bottom belongs to: *bottom* itself --
+    unless it is a generator's frame, which is never where a greenlet starts: caught
+    while it is being resumed, its frame is briefly not linked to its caller's, and the
+    sample belongs to the greenlet seen before (*previous*, when there is one)."""
+    if bottom.f_code.co_flags & _RESUMABLE and previous is not None:
+        return previous
+    return bottom

@@ -191,6 +191,7 @@ class Session:
         from .findings import aggregate
 
         with auditor_work():
+            self.sampler.settle()  # the loop turns that ended since the sampler last looked
             attribution = Attribution()
             observations = self._observations(attribution, target_file)
             context = advice.Context(

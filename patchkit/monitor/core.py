@@ -28,7 +28,8 @@ import types
 from collections import deque
 from typing import Any
 
-from ..audit.detectors.sampler import HUB_LOOP, NO_FRAME, Sample, bottom_of, owner_of
+from ..audit.detectors.sampler import HUB_LOOP, NO_FRAME, Sample
+from ..audit.frames import bottom_of, owner_of
 from .events import Limiter, Sink, now_iso
 from .settings import MonitorSettings
 

@@ -14,19 +14,19 @@ place where the greenlet yielded afterwards.
 
 from __future__ import annotations
 
-import inspect
 import time
 import types
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..frames import Callee, Stack, capture_stack, current_frames, resolve_callee
+from ..frames import (Callee, Stack, bottom_of, capture_stack, current_frames, owner_of,
+                      resolve_callee)
 from .schedstat import RunDelay
 from .switches import RawBlock
 
-__all__ = ["HUB_LOOP", "NO_FRAME", "HubCallback", "Sample", "Sampler", "bottom_of",
-           "dominant_callee", "original_thread_api", "owner_of"]
+__all__ = ["HUB_LOOP", "NO_FRAME", "HubCallback", "Sample", "Sampler", "dominant_callee",
+           "original_thread_api"]
 
 _MAX_SAMPLES_PER_STRETCH = 64  # (per owner's run, timing by turn)
 _MAX_SAMPLES_PER_TURN = 2_048
@@ -81,28 +81,6 @@ def dominant_callee(callees: list[Callee | None]) -> Callee | None:
     if name is None or seen * 2 <= len(callees):
         return None
     return next(c for c in callees if c is not None and c.name == name)
-
-
-def bottom_of(frame: types.FrameType) -> tuple[types.FrameType, types.FrameType | None]:
-    """The bottom frame of *frame*'s stack and the one above it (None when it is alone)."""
-    above: types.FrameType | None = None
-    bottom = frame
-    while bottom.f_back is not None:
-        above, bottom = bottom, bottom.f_back
-    return bottom, above
-
-
-_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
-
-
-def owner_of(bottom: types.FrameType, previous: object) -> object:
-    """The greenlet a stack with *bottom* at its bottom belongs to: *bottom* itself --
-    unless it is a generator's frame, which is never where a greenlet starts: caught
-    while it is being resumed, its frame is briefly not linked to its caller's, and the
-    sample belongs to the greenlet seen before (*previous*, when there is one)."""
-    if bottom.f_code.co_flags & _RESUMABLE and previous is not None:
-        return previous
-    return bottom
 
 
 def original_thread_api() -> tuple[Callable[..., Any], Callable[[], Any], Callable[[], int]]:
