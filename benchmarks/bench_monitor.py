@@ -33,6 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 
+try:
+    from .bench_audit import _BLOCKS_SOURCE as _AUDIT_BLOCKS
+except ImportError:  # run as a script (a worker process)
+    from bench_audit import _BLOCKS_SOURCE as _AUDIT_BLOCKS  # type: ignore[no-redef]
+
 HERE = Path(__file__).resolve()
 ROOT = HERE.parents[1]
 AUDIT_BENCH = HERE.parent / "bench_audit.py"
@@ -147,25 +152,10 @@ def instructions(clients: int, trips: int) -> dict:
     return out
 
 
-_BLOCKS = '''
-import ctypes, re, time
-import patchkit
-original_sleep = patchkit.get_original("time", "sleep")
-libc, pylib = ctypes.CDLL(None), ctypes.PyDLL(None)
-_PATTERN = re.compile(r"a*b")
+# The blocks are bench_audit's (the same calibrated GIL-holding regex), plus a PyDLL call.
+_BLOCKS = _AUDIT_BLOCKS + '''
+pylib = ctypes.PyDLL(None)
 
-def _regex_subjects(durations):
-    n = 1000
-    while True:
-        start = time.perf_counter()
-        _PATTERN.search("a" * n)
-        took = time.perf_counter() - start
-        if took > 0.02 or n > 10**6:
-            break
-        n *= 2
-    return {ms: "a" * int(n * (ms / 1000 / took) ** 0.5) for ms in durations}
-
-_SUBJECTS = _regex_subjects(DURATIONS)
 
 def block(kind, ms):
     if kind == "sleep":
@@ -232,7 +222,7 @@ def accuracy_worker(blocks_ms: tuple[int, ...]) -> None:
 def accuracy(blocks_ms: tuple[int, ...]) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "monitor_blocks.py").write_text(
-            _BLOCKS.replace("DURATIONS", repr(tuple(blocks_ms))))
+            _BLOCKS.replace("{durations!r}", repr(tuple(blocks_ms))))
         log = Path(folder, "hub.jsonl")
         result = _json([sys.executable, str(HERE), "--worker", "accuracy", "--blocks",
                         ",".join(map(str, blocks_ms))],
