@@ -175,7 +175,7 @@ def test_loop_lag_is_reported_next_to_the_blocks_that_caused_it(audit, exact):
     heartbeat_late = float(run.stdout.split("LATE ")[1])
     [lag] = run.findings("loop-lag")
     [block] = run.findings("blocking")
-    assert block["max_s"] < 0.1 < heartbeat_late
+    assert 2 * block["max_s"] < heartbeat_late  # (a loaded machine stretches a 40 ms usleep)
     # One loop turn, eight greenlets: split among them (by turn, at the samples; a
     # starved sampler can merge two neighbours' parts on a loaded machine).
     assert block["count"] >= 6 and sum(e["duration_s"] for e in block["events"]) >= 0.3
