@@ -152,7 +152,7 @@ def test_direct_gevent_patching_is_recognised(audit, exact):
     # gevent.spawn(original_sleep): a greenlet with no Python frame. The switch tracer
     # knows the greenlet, so where it was spawned; loop-turn timing only that it ran.
     spawned = only(run.findings("blocking"), line=11 if exact else None)
-    assert spawned["max_s"] >= 0.05
+    assert spawned["max_s"] >= (0.05 if exact else 0.045)  # by turn: split within 1 ms
     assert ("spawned here" if exact else "--exact") in spawned["message"], spawned
     lambda_ = only(run.findings("blocking"), line=12)
     assert 0.045 <= lambda_["max_s"] < 0.09, lambda_  # by turn: split to within 1 ms
