@@ -87,6 +87,44 @@ def test_settings_parse_and_bad_input_names_the_key():
             parse(bad)
 
 
+def test_a_summary_of_many_sites_is_written_in_pieces_with_hand_overs(tmp_path):
+    from patchkit.monitor.events import Limiter, Sink
+
+    limiter, pauses = Limiter(rate=1), []
+    for n in range(250):
+        what = {"file": f"/srv/app/m{n}.py", "line": n, "function": "f", "package": None}
+        for _ in range(2):
+            limiter.admit((f"m{n}", n), 0.05, what, 1.0)
+    rows = limiter.summary(pause=lambda: pauses.append("rows"))
+    event = {"event": "summary", "time": 1.0, "pid": 1, "sites": rows}
+    sink = Sink(parse(f"log={tmp_path / 'hub.jsonl'}"), pause=lambda: pauses.append("line"))
+    sink.open()
+    sink.send(event)
+    [written] = _events(tmp_path / "hub.jsonl")
+    assert written == event and sum(r["count"] for r in written["sites"]) == 500
+    assert pauses == ["rows"] * 2 + ["line"] * 3  # every 100 sites, every 100 rows written
+
+
+def test_the_stall_meter_counts_cpu_time_taken_at_once():
+    from patchkit.monitor.events import StallMeter
+
+    meter = StallMeter(time.sleep)
+
+    def spin(seconds):
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    def work():
+        spin(0.02)
+        meter.hand_over()  # the hub's thread could take the GIL here
+        spin(0.02)
+        time.sleep(0.05)  # waiting takes no GIL: no stall
+
+    meter.run(work)
+    assert 0.02 <= meter.worst < 0.035, meter.worst
+
+
 def test_gevent_patch_all_turns_it_on_and_blocks_carry_real_durations(tmp_path):
     log = tmp_path / "hub.jsonl"
     proc = _run(tmp_path, BLOCKS, f"threshold=0.1,log={log}")
