@@ -27,6 +27,7 @@ class Sample:
     stack: Stack
     callee: Callee | None
     busy: bool = False
+    in_loop: bool = False  # the hub in its own loop, between callbacks (the GIL free)
 
 
 Segment = tuple[float, float, "Sample | None", "list[Sample]"]
@@ -41,24 +42,39 @@ def segments(start: float, end: float, samples: list[Sample],
     next -- except next to CPU work: a greenlet holding the GIL delays the sample after it
     starts (the sampler waits for the GIL), so when only the later one computed, it began
     soon after the earlier one's last sample, and when only the earlier one computed, it
-    ran until shortly before the later one's first. With no sample (a call that held the GIL for the whole turn), the turn is
-    one segment with no stack.
+    ran until shortly before the later one's first. With no sample (a call that held the
+    GIL for the whole turn), the turn is one segment with no stack.
+
+    A sample of the hub in its own loop is no greenlet's: the greenlet before it had
+    ended by then, and one that computed ended just before it (the loop runs without
+    the GIL, so a sampler waiting for it gets it at once).
     """
     if not samples:
         return [(start, end, None, [])]
     groups: list[list[Sample]] = []
+    seen_loop: list[float | None] = []  # per group: when the hub was next seen in its loop
     for sample in samples:
-        if groups and groups[-1][-1].owner is sample.owner:
+        if sample.in_loop:
+            if groups and seen_loop[-1] is None:
+                seen_loop[-1] = sample.at
+        elif groups and groups[-1][-1].owner is sample.owner:
             groups[-1].append(sample)
+            seen_loop[-1] = None  # it ran again after the loop: a switch out and back
         else:
             groups.append([sample])
-    cuts = [_boundary(a[-1], b[0], period) for a, b in zip(groups, groups[1:])]
+            seen_loop.append(None)
+    if not groups:  # only the hub's loop was seen: one segment, with what it saw
+        groups, seen_loop = [list(samples)], [None]
+    cuts = [_boundary(a[-1], b[0], period, loop)
+            for a, b, loop in zip(groups, groups[1:], seen_loop)]
     edges = [start, *cuts, end]
     return [(edges[i], edges[i + 1], _representative(group), group)
             for i, group in enumerate(groups)]
 
 
-def _boundary(last: Sample, first: Sample, period: float) -> float:
+def _boundary(last: Sample, first: Sample, period: float, loop: float | None) -> float:
+    if loop is not None:
+        return loop if last.busy else min((last.at + loop) / 2, first.at)
     middle = (last.at + first.at) / 2
     if first.busy and not last.busy:
         return min(middle, last.at + period / 2)

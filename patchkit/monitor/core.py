@@ -242,10 +242,14 @@ class Monitor:
         bucket = self._samples.setdefault(start, [])
         if len(bucket) < _MAX_SAMPLES:
             # Copied now: the frame moves on, and must not be kept alive.
-            bucket.append(Sample(time.perf_counter(), self._owner(frame),
-                                 capture_stack(frame, self.settings.stack),
-                                 None if busy else resolve_callee(frame, self._originals),
-                                 busy))
+            owner = self._owner(frame)
+            in_loop = owner is self._hub_run
+            # Not in the hub's own loop: it is about to take the GIL back, and the first
+            # look at a line (reading and parsing its file) holds it for ms.
+            callee = None if busy or in_loop else resolve_callee(frame, self._originals)
+            bucket.append(Sample(time.perf_counter(), owner,
+                                 capture_stack(frame, self.settings.stack), callee, busy,
+                                 in_loop))
 
     def _owner(self, frame: types.FrameType) -> object:
         """Which greenlet (or hub callback) *frame* belongs to: its bottom frame."""

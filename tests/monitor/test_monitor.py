@@ -105,6 +105,28 @@ def test_a_summary_of_many_sites_is_written_in_pieces_with_hand_overs(tmp_path):
     assert pauses == ["rows"] * 2 + ["line"] * 3  # every 100 sites, every 100 rows written
 
 
+def test_the_hubs_own_loop_is_no_greenlets_segment():
+    from patchkit.monitor.build import Sample, segments
+
+    a, b, hub = object(), object(), object()
+
+    def at(when, owner, busy=True, in_loop=False):
+        return Sample(when, owner, (), None, busy, in_loop)
+
+    # A CPU block, then the sampler gets the GIL as the hub's loop releases it: one block.
+    [(start, end, _, group)] = segments(0.0, 0.1, [at(0.02, a), at(0.05, a), at(0.08, a),
+                                                   at(0.099, hub, in_loop=True)])
+    assert (start, end, len(group)) == (0.0, 0.1, 3)
+    # Two greenlets in one turn: the first that computed ended when the loop was seen.
+    first, second = segments(0.0, 0.1, [at(0.02, a), at(0.04, a),
+                                        at(0.05, hub, busy=False, in_loop=True),
+                                        at(0.07, b, busy=False)])
+    assert first[:2] == (0.0, 0.05) and second[:2] == (0.05, 0.1)
+    # Only the loop was seen: one segment, with what it saw.
+    [(_, _, sample, _)] = segments(0.0, 0.1, [at(0.05, hub, in_loop=True)])
+    assert sample is not None and sample.in_loop
+
+
 def test_the_stall_meter_counts_cpu_time_taken_at_once():
     from patchkit.monitor.events import StallMeter
 
