@@ -195,6 +195,30 @@ def test_blocks_back_to_back_in_one_turn_are_a_lag_event(tmp_path):
     assert all(b["function"] == "worker" for b in blocks)
 
 
+def test_a_cpu_block_alone_in_its_turn_is_one_block_and_no_lag(tmp_path):
+    # After a CPU block the sampler, waiting for the GIL, gets it as the hub's loop lets
+    # it go: that sample of the hub's own loop is no second greenlet (it used to make a
+    # two-greenlet lag event for a third to a half of such blocks).
+    log = tmp_path / "hub.jsonl"
+    proc = _run(tmp_path, """
+        import gevent.monkey; gevent.monkey.patch_all()
+        import time, gevent
+        def cpu():
+            end = time.perf_counter() + 0.06
+            while time.perf_counter() < end:
+                pass
+        gevent.sleep(0.3)  # the monitor reads the installed distributions once at start
+        for _ in range(10):
+            gevent.spawn(cpu)
+            gevent.sleep(0.1)
+    """, f"threshold=0.03,log={log}")
+    assert proc.returncode == 0, proc.stderr
+    assert not _events(log, "lag"), _events(log)
+    blocks = _events(log, "block")
+    assert len(blocks) == 10 and all(b["function"] == "cpu" for b in blocks), blocks
+    assert all(0.055 < b["duration_s"] < 0.2 for b in blocks), blocks
+
+
 def test_rate_limit_and_summaries_add_up_to_the_true_count(tmp_path):
     log = tmp_path / "hub.jsonl"
     proc = _run(tmp_path, """
