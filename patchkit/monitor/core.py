@@ -237,6 +237,7 @@ class Monitor:
         from ..audit.frames import capture_stack, resolve_callee
 
         frame = sys._current_frames().get(self._hub_ident)
+        at = time.perf_counter()  # when the stack was seen (a callee lookup can take ms)
         if frame is None or self._turn != start:
             return
         bucket = self._samples.setdefault(start, [])
@@ -247,7 +248,7 @@ class Monitor:
             # Not in the hub's own loop: it is about to take the GIL back, and the first
             # look at a line (reading and parsing its file) holds it for ms.
             callee = None if busy or in_loop else resolve_callee(frame, self._originals)
-            bucket.append(Sample(time.perf_counter(), owner,
+            bucket.append(Sample(at, owner,
                                  capture_stack(frame, self.settings.stack), callee, busy,
                                  in_loop))
 
