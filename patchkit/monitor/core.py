@@ -30,7 +30,7 @@ from typing import Any
 
 from ..audit.detectors.sampler import HUB_LOOP, NO_FRAME, Sample
 from ..audit.frames import bottom_of, owner_of
-from .events import Limiter, Sink, now_iso
+from .events import Limiter, Sink, StallMeter, now_iso
 from .settings import MonitorSettings
 
 __all__ = ["Monitor"]
@@ -48,10 +48,14 @@ class Monitor:
     """
 
     def __init__(self, settings: MonitorSettings) -> None:
+        from gevent.monkey import get_original
+
+        sleep = get_original("time", "sleep")
         self.settings = settings
-        self.sink = Sink(settings)
+        self.stall = StallMeter(sleep)  # the monitor's thread's own stall
+        self.start_stall = StallMeter(sleep)  # the thread reading distributions at start
+        self.sink = Sink(settings, pause=self.stall.hand_over)
         self.limiter = Limiter(settings.rate)
-        self.worst_stall = 0.0
         self.counts = {"block": 0, "lag": 0, "sent": 0}
         self._turn = math.inf
         self._closed: deque[tuple[float, float]] = deque(maxlen=_MAX_PENDING)
@@ -59,6 +63,7 @@ class Monitor:
         self._watchers: tuple[Any, Any] | None = None
         self._undo_hub: Any = None
         self._stop_lock: Any = None
+        self._done_lock: Any = None  # released by the monitor's thread when it ends
         self._hub_ident = 0
         self._hub_run: types.CodeType | None = None
         self._attribution: Any = None
@@ -93,6 +98,9 @@ class Monitor:
         from ..audit.detectors import sampler  # noqa: F401
         from ..audit.detectors.imports import Attribution
         from ..audit.patching import gevent_saved
+
+        # The same for what the distribution read at start imports on its own thread.
+        import email.parser  # noqa: F401
 
         self._attribution = Attribution()
         self._originals = frozenset(id(o) for attrs in gevent_saved().values()
@@ -132,10 +140,11 @@ class Monitor:
 
         start_thread, allocate_lock = get_original("_thread", ["start_new_thread",
                                                                "allocate_lock"])
-        lock = allocate_lock()
+        lock, done = allocate_lock(), allocate_lock()
         lock.acquire()
-        self._stop_lock = lock
-        start_thread(self._run, (lock,))
+        done.acquire()
+        self._stop_lock, self._done_lock = lock, done
+        start_thread(self._run, (lock, done))
         if not self._ready:
             start_thread(self._load_distributions, ())
 
@@ -143,12 +152,10 @@ class Monitor:
         # The installed distributions (for ``package``), read once, on a thread of their
         # own, one at a time with a GIL hand-over between them (at once they hold the GIL
         # ~150 ms), while the monitor's thread goes on sampling; events wait for them.
-        from gevent.monkey import get_original
-
-        sleep = get_original("time", "sleep")
         try:
             if self._attribution is not None:
-                self._attribution.load_gradually(lambda: sleep(0.0002))
+                self.start_stall.run(self._attribution.load_gradually,
+                                     self.start_stall.hand_over)
         finally:
             self._ready = True
 
@@ -160,6 +167,7 @@ class Monitor:
         self._closed.clear()
         self._samples.clear()
         self.limiter = Limiter(self.settings.rate)
+        self.stall.worst = 0.0
         self.sink.open()
         self._start_thread()
 
@@ -180,9 +188,14 @@ class Monitor:
 
     # -- on the monitor's thread ---------------------------------------------------------
 
-    def _run(self, stop: Any) -> None:
-        settings = self.settings
+    def _run(self, stop: Any, done: Any) -> None:
+        try:
+            self._watch(stop)
+        finally:
+            done.release()
 
+    def _watch(self, stop: Any) -> None:
+        settings = self.settings
         next_summary = time.monotonic() + settings.summary
         wait = settings.threshold / 2
         while True:
@@ -195,7 +208,7 @@ class Monitor:
                 wait = self._tick(time.perf_counter() - due > _GIL_BUSY)
                 if time.monotonic() >= next_summary:
                     next_summary = time.monotonic() + settings.summary
-                    self._summary()
+                    self.stall.run(self._summary)
             except Exception:  # never let the monitor's thread die on one bad sample
                 wait = settings.threshold / 2
 
@@ -204,7 +217,7 @@ class Monitor:
         start = self._turn
         age = time.perf_counter() - start
         if age >= settings.threshold / 2:
-            self._sample(start, busy)
+            self.stall.run(self._sample, start, busy)
             wait = settings.period
         elif start == math.inf:  # between turns (the loop polls): look again in a while
             wait = settings.threshold / 2
@@ -212,9 +225,8 @@ class Monitor:
             wait = max(settings.threshold / 2 - age, settings.period)
         while self._closed and self._ready:
             turn_start, turn_end = self._closed.popleft()
-            began = time.perf_counter()
-            self._report(turn_start, turn_end, self._samples.pop(turn_start, []))
-            self.worst_stall = max(self.worst_stall, time.perf_counter() - began)
+            self.stall.run(self._report, turn_start, turn_end,
+                           self._samples.pop(turn_start, []))
         if len(self._samples) > len(self._closed) + 4:  # turns that ended unseen (a fork)
             waiting = {start for start, _ in self._closed}
             for key in sorted(self._samples)[:-1]:
@@ -226,18 +238,23 @@ class Monitor:
         from ..audit.frames import capture_stack, resolve_callee
 
         frame = sys._current_frames().get(self._hub_ident)
+        at = time.perf_counter()  # when the stack was seen (a callee lookup can take ms)
         if self._turn != start:
             return
         bucket = self._samples.setdefault(start, [])
         if frame is None:  # a greenlet running a C function (spawned directly)
             if len(bucket) < _MAX_SAMPLES:
-                bucket.append(Sample(time.perf_counter(), (), None, True, NO_FRAME))
+                bucket.append(Sample(at, (), None, True, NO_FRAME))
             return
         if len(bucket) < _MAX_SAMPLES:
             # Copied now: the frame moves on, and must not be kept alive.
-            callee = None if busy else resolve_callee(frame, self._originals)
-            bucket.append(Sample(time.perf_counter(), capture_stack(frame, self.settings.stack),
-                                 callee, busy or callee is None, self._owner(frame), busy))
+            owner = self._owner(frame)
+            in_loop = owner is HUB_LOOP
+            # Not in the hub's own loop: it is about to take the GIL back, and the first
+            # look at a line (reading and parsing its file) holds it for ms.
+            callee = None if busy or in_loop else resolve_callee(frame, self._originals)
+            bucket.append(Sample(at, capture_stack(frame, self.settings.stack), callee,
+                                 busy or callee is None, owner, busy))
 
     def _owner(self, frame: types.FrameType) -> object:
         """Which greenlet (or hub callback) *frame* belongs to: its bottom frame."""
@@ -251,6 +268,10 @@ class Monitor:
         from .build import block_event, lag_event, segments
 
         parts = segments(start, end, samples, self.settings.period)
+        # The hub in its own loop, sampled after a block, is no greenlet: only where the
+        # greenlet before it ended (no lag event for a block alone in its turn).
+        greenlets = [p for p in parts if p[2] is None or p[2].owner is not HUB_LOOP]
+        parts = greenlets or parts
         if len(parts) > 1:
             self._emit(lag_event(start, end, len(parts)), None, end - start)
         for seg_start, seg_end, sample, group in parts:
@@ -270,11 +291,12 @@ class Monitor:
             self.sink.send(event)
 
     def _summary(self, force: bool = False) -> None:
-        rows = self.limiter.summary(force)
+        rows = self.limiter.summary(force, self.stall.hand_over)
         if rows is not None:
             self.sink.send({"event": "summary", "time": now_iso(), "pid": os.getpid(),
                             "period_s": self.settings.summary, "sites": rows,
-                            "monitor_worst_stall_s": round(self.worst_stall, 6)})
+                            "monitor_worst_stall_s": round(self.stall.worst, 6),
+                            "monitor_start_stall_s": round(self.start_stall.worst, 6)})
 
     def close(self) -> None:
         """At exit (on the main thread): report the turns the thread had no time for, and
@@ -285,6 +307,9 @@ class Monitor:
         lock, self._stop_lock = self._stop_lock, None
         if lock is not None:
             lock.release()
+            # Its thread may be reporting or summarising: let it finish, so that this
+            # last summary neither races it over the counts nor misses what it counts.
+            self._done_lock.acquire(True, 1.0)
         try:
             self._on_prepare()  # a turn still open (the program ended inside it) ends now
             while self._closed:

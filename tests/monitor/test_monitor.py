@@ -87,6 +87,44 @@ def test_settings_parse_and_bad_input_names_the_key():
             parse(bad)
 
 
+def test_a_summary_of_many_sites_is_written_in_pieces_with_hand_overs(tmp_path):
+    from patchkit.monitor.events import Limiter, Sink
+
+    limiter, pauses = Limiter(rate=1), []
+    for n in range(250):
+        what = {"file": f"/srv/app/m{n}.py", "line": n, "function": "f", "package": None}
+        for _ in range(2):
+            limiter.admit((f"m{n}", n), 0.05, what, 1.0)
+    rows = limiter.summary(pause=lambda: pauses.append("rows"))
+    event = {"event": "summary", "time": 1.0, "pid": 1, "sites": rows}
+    sink = Sink(parse(f"log={tmp_path / 'hub.jsonl'}"), pause=lambda: pauses.append("line"))
+    sink.open()
+    sink.send(event)
+    [written] = _events(tmp_path / "hub.jsonl")
+    assert written == event and sum(r["count"] for r in written["sites"]) == 500
+    assert pauses == ["rows"] * 2 + ["line"] * 3  # every 100 sites, every 100 rows written
+
+
+def test_the_stall_meter_counts_cpu_time_taken_at_once():
+    from patchkit.monitor.events import StallMeter
+
+    meter = StallMeter(time.sleep)
+
+    def spin(seconds):
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    def work():
+        spin(0.02)
+        meter.hand_over()  # the hub's thread could take the GIL here
+        spin(0.02)
+        time.sleep(0.05)  # waiting takes no GIL: no stall
+
+    meter.run(work)
+    assert 0.02 <= meter.worst < 0.035, meter.worst
+
+
 def test_gevent_patch_all_turns_it_on_and_blocks_carry_real_durations(tmp_path):
     log = tmp_path / "hub.jsonl"
     proc = _run(tmp_path, BLOCKS, f"threshold=0.1,log={log}")
@@ -133,6 +171,30 @@ def test_blocks_back_to_back_in_one_turn_are_a_lag_event(tmp_path):
     assert 2 <= len(blocks) <= lag["greenlets"], blocks
     assert abs(sum(b["duration_s"] for b in blocks) - lag["duration_s"]) < 0.05
     assert all(b["function"] == "worker" for b in blocks)
+
+
+def test_a_cpu_block_alone_in_its_turn_is_one_block_and_no_lag(tmp_path):
+    # After a CPU block the sampler, waiting for the GIL, gets it as the hub's loop lets
+    # it go: that sample of the hub's own loop is no second greenlet (it used to make a
+    # two-greenlet lag event for a third to a half of such blocks).
+    log = tmp_path / "hub.jsonl"
+    proc = _run(tmp_path, """
+        import gevent.monkey; gevent.monkey.patch_all()
+        import time, gevent
+        def cpu():
+            end = time.perf_counter() + 0.06
+            while time.perf_counter() < end:
+                pass
+        gevent.sleep(0.3)  # the monitor reads the installed distributions once at start
+        for _ in range(10):
+            gevent.spawn(cpu)
+            gevent.sleep(0.1)
+    """, f"threshold=0.03,log={log}")
+    assert proc.returncode == 0, proc.stderr
+    assert not _events(log, "lag"), _events(log)
+    blocks = _events(log, "block")
+    assert len(blocks) == 10 and all(b["function"] == "cpu" for b in blocks), blocks
+    assert all(0.055 < b["duration_s"] < 0.2 for b in blocks), blocks
 
 
 def test_rate_limit_and_summaries_add_up_to_the_true_count(tmp_path):

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .switches import RawBlock
 
-from .sampler import NO_FRAME
+from .sampler import HUB_LOOP, NO_FRAME
 
 if TYPE_CHECKING:
     from .sampler import Sample
@@ -102,9 +102,9 @@ def segments(start: float, end: float, samples: Sequence[Sample],
     next -- except next to CPU work: an owner holding the GIL delays the sample after it
     starts (the sampler waits for the GIL), so when only the later one computed, it began
     soon after the earlier one's last sample, and when only the earlier one computed, it
-    ran until shortly before the later one's first. The hub's own work between two
-    greenlets takes microseconds, so next to a sample of it the greenlet's side reaches
-    almost to that sample. With no sample (a call that held the GIL for the whole turn),
+    ran until shortly before the later one's first. The hub's loop itself between two
+    greenlets or callbacks takes microseconds, so next to a sample of it (:data:`HUB_LOOP`)
+    the other side reaches almost to that sample. With no sample (a call that held the GIL for the whole turn),
     the turn is one segment with no sample.
 
     Returns:
@@ -126,9 +126,9 @@ def segments(start: float, end: float, samples: Sequence[Sample],
 
 def _boundary(last: Sample, first: Sample, period: float) -> float:
     middle = (last.at + first.at) / 2
-    if _in_greenlet(last.owner) and not _in_greenlet(first.owner):
+    if first.owner == HUB_LOOP and last.owner != HUB_LOOP:
         return max(middle, first.at - period / 10)
-    if _in_greenlet(first.owner) and not _in_greenlet(last.owner):
+    if last.owner == HUB_LOOP and first.owner != HUB_LOOP:
         return min(middle, last.at + period / 10)
     if first.held and not last.held:
         return min(middle, last.at + period / 2)
