@@ -9,6 +9,7 @@ switch clock can take the auditor's own time out of a hub-block duration.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from contextvars import ContextVar
 from typing import Iterator
@@ -43,11 +44,15 @@ AUDITOR_TIME = AuditorTime()
 
 @contextlib.contextmanager
 def auditor_work() -> Iterator[None]:
-    """Mark the enclosed code as the auditor's: ignored by detectors, its time discounted."""
+    """Mark the enclosed code as the auditor's: ignored by detectors, and its time
+    discounted from hub blocks when it ran on the hub's thread (the main thread's: the
+    one audited). Work on another thread (a periodic flush) overlaps a block without
+    being part of it."""
     token = _ACTIVE.set(True)
     start = time.perf_counter()
     try:
         yield
     finally:
-        AUDITOR_TIME.intervals.append((start, time.perf_counter()))
+        if threading.get_native_id() == threading.main_thread().native_id:
+            AUDITOR_TIME.intervals.append((start, time.perf_counter()))
         _ACTIVE.reset(token)

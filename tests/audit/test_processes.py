@@ -184,3 +184,10 @@ def test_loop_lag_is_reported_next_to_the_blocks_that_caused_it(audit, exact):
     # far more than any single block, and no more than the heartbeat saw.
     assert 2 * block["max_s"] < lag["max_s"] <= heartbeat_late + 0.01, (lag, heartbeat_late)
     assert "blocks back to back" in lag["message"] and "the hub's loop" in run.stderr
+
+
+def test_a_flush_on_its_own_thread_is_not_taken_out_of_a_block(audit):
+    # The auditor's own time is taken out of a block only when it ran on the hub's thread.
+    run = audit("--flush", "0.05", "long_blocks.py")
+    block = only(run.findings("blocking"), function="block")
+    assert block["count"] == 4 and min(e["duration_s"] for e in block["events"]) >= 0.29, block
