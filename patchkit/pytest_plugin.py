@@ -6,7 +6,8 @@ test modules are imported, the auditor's detectors run for the whole session, an
 test's own observations (setup, call, and fixture teardown) become findings that fail
 it -- recorded, never raised, so code under test cannot swallow them. A wait on the hub
 fails; computation (Python or C, told apart by the thread's CPU time) is reported in the
-session summary and fails only with ``--patchkit-cpu``.
+session summary and fails only with ``--patchkit-cpu``, and so is a block that no
+CPU-time reading of its own covered (a loaded machine kept the sampler off the CPU).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--patchkit-threshold", default=None, metavar="SECONDS",
                     help="shortest hub block that fails a test (default 0.02)")
     group.addoption("--patchkit-cpu", action="store_true", default=None,
-                    help="fail tests whose hub was held by computation too (Python or C; "
-                         "by default it is reported, not failed)")
+                    help="fail tests whose hub was held by computation too (Python or C), "
+                         "or by a block whose cause no CPU-time reading showed (by default "
+                         "both are reported, not failed)")
     group.addoption("--patchkit-report", action="append", default=None, metavar="PATH",
                     help="write the whole session's findings as the audit's report: "
                          "PATH ending in .json, .html or .sarif (repeatable)")
@@ -258,11 +260,13 @@ class _PerTest:
         if window is None:
             return report
         plugin, text = self.plugin, self.report
-        failing, computing = window.split(cpu=plugin.fail_cpu, item=item)
-        entries = [{"outcome": "cpu", "finding": f.to_dict()} for f in computing]
+        verdicts = window.split(cpu=plugin.fail_cpu, item=item)
+        entries = [{"outcome": outcome, "finding": f.to_dict()}
+                   for outcome, part in (("cpu", verdicts.computing),
+                                         ("unknown", verdicts.unknown)) for f in part]
         problems = []
         test_file = _test_file(item)
-        for finding in failing:
+        for finding in verdicts.failing:
             allowed = text.allowed(finding, item, plugin.allow)
             entries.append({"outcome": "allowed" if allowed else "failed",
                             "finding": finding.to_dict()})
@@ -314,7 +318,8 @@ class _Session:
         if session.sites:
             counts = session.counts()
             title = (f"patchkit: {counts.get('failed', 0)} call sites failed tests, "
-                     f"{counts.get('cpu', 0)} computed on the hub")
+                     f"{counts.get('cpu', 0)} computed on the hub"
+                     + (f", {counts['unknown']} unknown" if counts.get("unknown") else ""))
             terminalreporter.write_sep("=", title)
             for line in session.summary():
                 terminalreporter.write_line(line)

@@ -23,19 +23,22 @@ __all__ = ["RunDelay", "SLACK"]
 
 SLACK = 0.001
 _TRIM = 256
+_OWED_READINGS = 4  # later readings that may still bring a pending run delay in
 
 
 class RunDelay:
-    """Run-queue delay of one thread, sampled over time.
+    """Run-queue delay and CPU time of one thread, sampled over time.
+
+    Readings are kept in one list of ``(time, cpu, delay)`` tuples: a thread that asks
+    about a block (the pytest plugin, on the hub's thread) takes a copy while the
+    sampler thread records and trims, and a list copies in one step under the GIL.
 
     Args:
         native_id: The thread's kernel id (``threading.get_native_id()``).
     """
 
     def __init__(self, native_id: int) -> None:
-        self._times: list[float] = []
-        self._delays: list[float] = []
-        self._cpu: list[float] = []
+        self._readings: list[tuple[float, float, float]] = []
         try:
             self._fd: int | None = os.open(f"/proc/self/task/{native_id}/schedstat", os.O_RDONLY)
         except OSError:
@@ -66,16 +69,18 @@ class RunDelay:
         """Record the thread's run delay at *now*; forget entries before *keep_since*
         (except the last one before it, which bounds a stretch that began then)."""
         both = self.read_both()
-        if both is None:
-            return
-        self._times.append(now)
-        self._cpu.append(both[0])
-        self._delays.append(both[1])
-        cut = bisect.bisect_left(self._times, keep_since) - 1
-        if cut >= _TRIM:  # in batches: deleting from the front moves the whole list
-            del self._times[:cut]
-            del self._delays[:cut]
-            del self._cpu[:cut]
+        if both is not None:
+            self.record(now, both[0], both[1], keep_since)
+
+    def record(self, now: float, cpu: float, delay: float, keep_since: float = 0.0) -> None:
+        """Add one reading: at *now*, *cpu* seconds on a CPU and *delay* seconds queued
+        for one so far (what :meth:`tick` reads)."""
+        readings = self._readings
+        readings.append((now, cpu, delay))
+        if len(readings) > _TRIM and readings[_TRIM][0] < keep_since:
+            # In batches: deleting from the front moves the whole list.
+            cut = bisect.bisect_left(readings, keep_since, key=_time) - 1
+            del readings[:cut]
 
     def within(self, start: float, end: float) -> float | None:
         """The run delay inside ``[start, end]``, or None if unknown.
@@ -85,11 +90,12 @@ class RunDelay:
         edge: the estimate can then miss at most that much at each end, and a reading
         taken just after a switch (the pytest plugin's) bounds the stretch it began.
         """
-        first = bisect.bisect_right(self._times, start + SLACK) - 1
-        last = bisect.bisect_left(self._times, end - SLACK)
-        if first < 0 or last >= len(self._times):
+        readings = self._readings[:]
+        first = bisect.bisect_right(readings, start + SLACK, key=_time) - 1
+        last = bisect.bisect_left(readings, end - SLACK, key=_time)
+        if first < 0 or last >= len(readings):
             return None
-        return self._delays[last] - self._delays[first]
+        return readings[last][2] - readings[first][2]
 
     def waited(self, start: float, end: float) -> float | None:
         """Seconds of ``[start, end]`` the thread at least spent waiting -- neither on a
@@ -97,29 +103,33 @@ class RunDelay:
 
         From the pair of readings that times the block best: each end is the reading
         just inside or just outside the interval, whichever pair covers at least half of
-        it with the least time outside it. What the pair saw outside the interval may all
-        have been waiting (a hub idle in its loop just before the block): it is taken off,
-        so this is a lower bound. None when no pair covers half the block with at most
-        half its length outside it: too few readings (a starved sampler) to tell.
+        it with at most half its length outside it and misses the least (the part of the
+        block it does not cover plus the time it spans outside). What the pair saw
+        outside the interval may all have been waiting (a hub idle in its loop just
+        before the block): it is taken off, so this is a lower bound. So is the busy
+        time the end reading had not counted yet (:func:`_owed`). None when no pair
+        qualifies: too few readings (a starved sampler) to tell.
         """
-        times, length = self._times, end - start
-        inside_lo = bisect.bisect_left(times, start)
-        inside_hi = bisect.bisect_right(times, end) - 1
-        best: tuple[float, int, int] | None = None
+        readings, length = self._readings[:], end - start
+        inside_lo = bisect.bisect_left(readings, start, key=_time)
+        inside_hi = bisect.bisect_right(readings, end, key=_time) - 1
+        best: tuple[float, float, int, int] | None = None
         for first in {inside_lo, inside_lo - 1}:
             for last in {inside_hi, inside_hi + 1}:
-                if not 0 <= first < last < len(times):
+                if not 0 <= first < last < len(readings):
                     continue
-                covered = min(times[last], end) - max(times[first], start)
-                outside = max(0.0, start - times[first]) + max(0.0, times[last] - end)
+                t_first, t_last = readings[first][0], readings[last][0]
+                covered = min(t_last, end) - max(t_first, start)
+                outside = max(0.0, start - t_first) + max(0.0, t_last - end)
+                missed = length - covered + outside
                 if covered >= 0.5 * length and outside <= 0.5 * length + 2 * SLACK and (
-                        best is None or outside < best[0]):
-                    best = (outside, first, last)
+                        best is None or missed < best[0]):
+                    best = (missed, outside, first, last)
         if best is None:
             return None
-        outside, first, last = best
-        span = times[last] - times[first]
-        busy = (self._cpu[last] - self._cpu[first]) + (self._delays[last] - self._delays[first])
+        _, outside, first, last = best
+        span = readings[last][0] - readings[first][0]
+        busy = _busy(readings[first], readings[last]) + _owed(readings, last)
         return min(max(span - busy - outside, 0.0), length)
 
     def close(self) -> None:
@@ -130,3 +140,29 @@ class RunDelay:
                 os.close(fd)
             except OSError:  # closed already: gevent's subprocess closes every fd before exec
                 pass
+
+
+def _time(reading: tuple[float, float, float]) -> float:
+    return reading[0]
+
+
+def _busy(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    """Seconds on a CPU or queued for one between two readings."""
+    return (b[1] - a[1]) + (b[2] - a[2])
+
+
+def _owed(readings: list[tuple[float, float, float]], index: int) -> float:
+    """Busy time that had passed by reading *index* but that it did not count.
+
+    The kernel adds a thread's wait for a CPU to its run delay only once it gets one,
+    and its CPU time at scheduler ticks: a reading taken by another thread (the
+    sampler) while this one sits in the run queue misses that time, which then shows in
+    the next readings as more busy time than time elapsed. The excess happened before.
+    """
+    owed = 0.0
+    for i in range(index, min(index + _OWED_READINGS, len(readings) - 1)):
+        excess = _busy(readings[i], readings[i + 1]) - (readings[i + 1][0] - readings[i][0])
+        if excess <= 0:
+            break
+        owed += excess
+    return owed
