@@ -111,6 +111,9 @@ class Window:
         garbage collection, or the OS not running the thread)."""
         auditor = self.auditor
         auditor.sampler.tick()  # a reading at the end of the blocks that just ended
+        # The test's CPU time, read before this plugin's own work below (building the
+        # session's Attribution computes for ~0.1 s the first time).
+        cpu_used, run_delay = time.thread_time() - self.cpu0, _run_delay(auditor) - self.delay0
         sampler, threshold = auditor.sampler, auditor.config.threshold
         delays = sampler.delays
         blocks = [b for b in auditor.blocks_without_gc(self.blocks)
@@ -125,8 +128,7 @@ class Window:
                                        auditor.watch.original_ids, delays, shares)
         observations: list[Any] = merge_events(timed, events, attribution) + misbehavior
         _collections(observations, blocks, auditor.gc, shares)
-        _without_readings(observations, time.thread_time() - self.cpu0,
-                          _run_delay(auditor) - self.delay0, shares)
+        _without_readings(observations, cpu_used, run_delay, shares)
         if item is not None:
             _blame_test(observations, test_site(item), attribution)
         return observations
@@ -155,8 +157,9 @@ def _blame_test(observations: list[Any], where: FrameInfo, attribution: Attribut
         file = site.frame.file if site.frame is not None else ""
         if site.package in _HARNESS_PACKAGES or file.startswith(_OUR_DIR) or not file:
             obs.site, obs.stack = where, ()  # the stack is the harness's: it would mislead
-            obs.detail = ("no stack was sampled while it lasted (a call that holds the GIL, "
-                          "or a busy machine): it happened somewhere in this test")
+            obs.detail = ((f"{UNKNOWN}; " if obs.detail.startswith(UNKNOWN) else "")
+                          + "no stack was sampled while it lasted (a call that holds the "
+                          "GIL, or a busy machine): it happened somewhere in this test")
 
 
 def _waits(sampler: Any, blocks: list[Any]) -> dict[float, float]:
