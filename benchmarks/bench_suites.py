@@ -90,6 +90,8 @@ NO_DEPS = ["httpbin==0.10.4"]
 
 MODES = ("plain", "gevent", "patchkit", "patchkit -n 2")
 GEVENT_CONFTEST = "from gevent import monkey\n\nmonkey.patch_all()\n"
+_UNKNOWN = re.compile(r"patchkit: \d+ call sites failed tests, \d+ computed on the hub, "
+                      r"(\d+) unknown")
 _SITE = re.compile(r"^blocking at (\S+?):(\d+) in (\S+)\s+\[package: ([^,\]]+)(?:, callee: ([^\]]+))?\]",
                    re.M)
 
@@ -104,6 +106,7 @@ class Run:
     wall: float = 0.0
     hung_at_exit: bool = False
     timed_out: bool = False
+    unknown: int = 0  # call sites reported as unknown (neither a wait nor computation)
 
 
 def _venv(workdir: Path) -> Path:
@@ -202,6 +205,8 @@ def _run(cmd: list[str], cwd: Path, out: Path, timeout: float, grace: float) -> 
             proc.wait()
     run.wall = (finished_at if run.hung_at_exit and finished_at else time.perf_counter()) - start
     _read_results(xml, run)
+    summary = _UNKNOWN.search(Path(f"{out}.log").read_text(errors="replace"))
+    run.unknown = int(summary.group(1)) if summary else 0
     return run
 
 
@@ -275,7 +280,9 @@ def _table(results: dict[str, dict[str, list[Run]]]) -> str:
         first = {mode: rs[0] for mode, rs in runs.items()}
         fails = " / ".join(
             f"{len(first[m].failed)}"
-            + (f" ({_by_plugin(first[m])} by patchkit)" if m.startswith("patchkit") else "")
+            + (f" ({_by_plugin(first[m])} by patchkit"
+               + (f"; {first[m].unknown} unknown sites" if first[m].unknown else "") + ")"
+               if m.startswith("patchkit") else "")
             + (" (hung at exit)" if first[m].hung_at_exit else "")
             + (" (timed out)" if first[m].timed_out else "") for m in MODES)
         base = set(first["plain"].failed) | set(first["gevent"].failed)

@@ -145,10 +145,10 @@ def _is_harness(finding: Finding) -> bool:
 
 
 def _blame_test(observations: list[Any], where: FrameInfo, attribution: Attribution) -> None:
-    """A block with no stack from while it lasted -- unsampled, or sampled only once the
-    wait was over (:data:`UNKNOWN`) -- that shows harness code (this plugin's cut at the
-    window's end, pytest's capture after the test returned) happened in the test: it is
-    sited at the test."""
+    """A block with no stack from while it lasted -- unsampled, a wait sampled only once
+    it was over, or of :data:`UNKNOWN` cause -- that shows harness code (this plugin's
+    cut at the window's end, pytest's capture after the test returned) happened in the
+    test: it is sited at the test."""
     for obs in observations:
         unsited = UNSAMPLED in obs.detail or obs.detail.startswith((WAITED, UNKNOWN))
         if not unsited or obs.site is not None:
@@ -253,6 +253,8 @@ def _collections(observations: list[Any], blocks: list[Any], gc: Any,
             obs.stack, obs.callee = obs.stack[:index], _GC_COLLECT if explicit else None
             if not explicit and obs.stretch not in shares:
                 obs.cpu = True  # sampled running a collection's callback
+            elif not (explicit or obs.cpu or obs.detail):
+                obs.detail = WAITED  # its readings said so; the callback was not the cause
         end = ends.get(obs.stretch)
         if end is None:
             continue
