@@ -94,3 +94,24 @@ def test_a_real_wait_still_reads_as_waiting() -> None:
                        (110, 19, 1.2))
     waited = reader.waited(0.0, 0.1)
     assert waited is not None and waited > 0.075
+
+
+def _computing(start: float, count: int, cpu: float = 0.0) -> list[tuple[float, float, float]]:
+    """Readings every 10 ms of a thread that runs 9.5 ms of each 10 (ms): the rest is the
+    GIL handed to the thread taking the readings."""
+    return [(start + 10 * i, cpu + 9.5 * i, 0.0) for i in range(count)]
+
+
+def test_gil_hand_overs_in_a_long_computation_are_not_a_wait() -> None:
+    # 2 s of computing: 100 ms of hand-over gaps in all, more than any threshold.
+    reader = _recorded(*_computing(0, 201))
+    waited = reader.waited(0.0, 2.0)
+    assert waited is not None and waited < 0.001
+
+
+def test_a_wait_inside_a_long_computation_is_still_a_wait() -> None:
+    # 1 s of computing, 40 ms in which the thread never ran, 1 s of computing again.
+    before = _computing(0, 101)
+    after = _computing(1040, 101, cpu=before[-1][1])
+    waited = _recorded(*before, *after).waited(0.0, 2.04)
+    assert waited is not None and 0.035 < waited < 0.045

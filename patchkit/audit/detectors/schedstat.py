@@ -104,33 +104,37 @@ class RunDelay:
         From the pair of readings that times the block best: each end is the reading
         just inside or just outside the interval, whichever pair covers at least half of
         it with at most half its length outside it and misses the least (the part of the
-        block it does not cover plus the time it spans outside). What the pair saw
+        block it does not cover plus the time it spans outside). None when no pair
+        qualifies: too few readings (a starved sampler) to tell. What the readings saw
         outside the interval may all have been waiting (a hub idle in its loop just
-        before the block): it is taken off, so this is a lower bound. So is the busy
-        time the end reading had not counted yet (:func:`_owed`). None when no pair
-        qualifies: too few readings (a starved sampler) to tell.
+        before the block): it is taken off, so this is a lower bound.
+
+        With readings inside the block, it is counted per interval between readings: an
+        interval in which the thread ran (or queued) for at least half of it computed,
+        and the gaps in it are the GIL handed to the thread taking the readings and the
+        kernel's accounting lag -- over a long computation they add up to more than any
+        threshold. An interval in which it mostly did not run is a wait. Busy time the
+        kernel counted late (:func:`_owed`) is taken back from the waits before it.
         """
         readings, length = self._readings[:], end - start
-        inside_lo = bisect.bisect_left(readings, start, key=_time)
-        inside_hi = bisect.bisect_right(readings, end, key=_time) - 1
-        best: tuple[float, float, int, int] | None = None
-        for first in {inside_lo, inside_lo - 1}:
-            for last in {inside_hi, inside_hi + 1}:
-                if not 0 <= first < last < len(readings):
-                    continue
-                t_first, t_last = readings[first][0], readings[last][0]
-                covered = min(t_last, end) - max(t_first, start)
-                outside = max(0.0, start - t_first) + max(0.0, t_last - end)
-                missed = length - covered + outside
-                if covered >= 0.5 * length and outside <= 0.5 * length + 2 * SLACK and (
-                        best is None or missed < best[0]):
-                    best = (missed, outside, first, last)
-        if best is None:
+        pair = _best_pair(readings, start, end)
+        if pair is None:
             return None
-        _, outside, first, last = best
-        span = readings[last][0] - readings[first][0]
-        busy = _busy(readings[first], readings[last]) + _owed(readings, last)
-        return min(max(span - busy - outside, 0.0), length)
+        first, last = pair
+        if last == first + 1:  # nothing took the GIL in between: the whole gap is a wait
+            span = readings[last][0] - readings[first][0]
+            busy = _busy(readings[first], readings[last]) + _owed(readings, last)
+            return min(max(span - busy - _outside(readings, first, last, start, end), 0.0),
+                       length)
+        counted = 0.0
+        for i in range(first, last):
+            a, b = readings[i], readings[i + 1]
+            elapsed, busy = b[0] - a[0], _busy(a, b)
+            if busy > elapsed:  # late-counted busy time of the intervals before
+                counted -= min(counted, busy - elapsed)
+            elif busy < 0.5 * elapsed:
+                counted += max(elapsed - busy - _outside(readings, i, i + 1, start, end), 0.0)
+        return min(max(counted - _owed(readings, last), 0.0), length)
 
     def close(self) -> None:
         """Release the file; idempotent."""
@@ -144,6 +148,33 @@ class RunDelay:
 
 def _time(reading: tuple[float, float, float]) -> float:
     return reading[0]
+
+
+def _best_pair(readings: list[tuple[float, float, float]], start: float,
+               end: float) -> tuple[int, int] | None:
+    """The indexes of the readings that time ``[start, end]`` best (see
+    :meth:`RunDelay.waited`), or None."""
+    length = end - start
+    inside_lo = bisect.bisect_left(readings, start, key=_time)
+    inside_hi = bisect.bisect_right(readings, end, key=_time) - 1
+    best: tuple[float, int, int] | None = None
+    for first in {inside_lo, inside_lo - 1}:
+        for last in {inside_hi, inside_hi + 1}:
+            if not 0 <= first < last < len(readings):
+                continue
+            covered = min(readings[last][0], end) - max(readings[first][0], start)
+            outside = _outside(readings, first, last, start, end)
+            missed = length - covered + outside
+            if covered >= 0.5 * length and outside <= 0.5 * length + 2 * SLACK and (
+                    best is None or missed < best[0]):
+                best = (missed, first, last)
+    return (best[1], best[2]) if best is not None else None
+
+
+def _outside(readings: list[tuple[float, float, float]], first: int, last: int,
+             start: float, end: float) -> float:
+    """Seconds between readings *first* and *last* that lie outside ``[start, end]``."""
+    return max(0.0, start - readings[first][0]) + max(0.0, readings[last][0] - end)
 
 
 def _busy(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
