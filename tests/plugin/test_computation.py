@@ -129,3 +129,27 @@ def test_a_block_no_reading_covered_is_unknown_not_failed(pytester: pytest.Pytes
     strict = pytester.runpytest_subprocess("--patchkit", "--patchkit-cpu", *_ARGS)
     assert _outcomes(strict) == {"test_wait_holding_the_gil": "FAILED",
                                  "test_python_loop": "FAILED"}, strict.stdout.str()
+
+
+# A suite that tests pyzmq's own blocking sockets (pyzmq's) turns the zmq patcher off.
+OWN_ZMQ = """
+import zmq
+
+def test_zmq_is_the_blocking_one():
+    assert zmq.Socket.__module__ == "zmq.sugar.socket"
+"""
+
+
+def test_a_patcher_can_be_turned_off(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("zmq")
+    pytester.makepyfile(test_own=OWN_ZMQ)
+    off = pytester.runpytest_subprocess("--patchkit", "--patchkit-no", "zmq", *_ARGS)
+    assert _outcomes(off) == {"test_zmq_is_the_blocking_one": "PASSED"}, off.stdout.str()
+    on = pytester.runpytest_subprocess("--patchkit", *_ARGS)
+    assert _outcomes(on) == {"test_zmq_is_the_blocking_one": "FAILED"}, on.stdout.str()
+    pytester.makeini("[pytest]\npatchkit = true\npatchkit_no = zmq\n")
+    ini = pytester.runpytest_subprocess(*_ARGS)
+    assert _outcomes(ini) == {"test_zmq_is_the_blocking_one": "PASSED"}, ini.stdout.str()
+    bad = pytester.runpytest_subprocess("--patchkit", "--patchkit-no", "nosuch", *_ARGS)
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--patchkit-no: unknown patcher 'nosuch'; known patchers: " in bad.stderr.str()
