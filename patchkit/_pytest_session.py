@@ -2,7 +2,7 @@
 audit's JSON, HTML and SARIF reports.
 
 Each test report carries its findings as plain data (``report.patchkit``: a list of
-``{"outcome": "failed" | "allowed" | "cpu", "finding": Finding.to_dict()}``), so they
+``{"outcome": "failed" | "allowed" | "cpu" | "unknown", "finding": Finding.to_dict()}``), so they
 reach the xdist controller with the report. :class:`SessionFindings` merges them per
 call site: one cause behind many failing tests shows once, with the tests it affected.
 """
@@ -21,6 +21,12 @@ ATTRIBUTE = "patchkit"
 REPORT_KINDS = {".json": "json", ".html": "html", ".htm": "html", ".sarif": "sarif"}
 _MERGED = ("count", "total_s")
 _SHOWN_TESTS = 3
+# Failed and allowed findings of one call site merge (one allowed in a test, failed in
+# another); computation and unknown blocks at that site stay entries of their own.
+_GROUP = {"cpu": 1, "unknown": 2}
+_LABEL = {"failed": "FAILED", "allowed": "allowed", "cpu": "CPU", "unknown": "UNKNOWN"}
+_NOT_FAILED = {"CPU": " (computation: reported, not failed)",
+               "UNKNOWN": " (cause unknown: reported, not failed)"}
 
 
 def report_kind(path: str) -> str | None:
@@ -39,7 +45,7 @@ class _Site:
 
 
 def _key(outcome: str, data: dict[str, Any]) -> tuple[Any, ...]:
-    return (outcome != "cpu", data["kind"], data["file"], data["line"], data["function"],
+    return (_GROUP.get(outcome, 0), data["kind"], data["file"], data["line"], data["function"],
             data["callee"], data["module"], data["name"])
 
 
@@ -70,8 +76,8 @@ class SessionFindings:
                 site.tests.append(nodeid)
 
     def _ordered(self) -> list[_Site]:
-        rank = {"failed": 0, "allowed": 1, "cpu": 2}
-        return sorted(self.sites.values(), key=lambda s: (rank.get(s.outcome, 3),
+        rank = {"failed": 0, "allowed": 1, "unknown": 2, "cpu": 3}
+        return sorted(self.sites.values(), key=lambda s: (rank.get(s.outcome, 4),
                                                           -len(s.tests), -s.finding["max_s"]))
 
     def summary(self) -> list[str]:
@@ -83,7 +89,7 @@ class SessionFindings:
             data = site.finding
             where = f"{data['file']}:{data['line']} in {data['function'] or '?'}" \
                 if data["file"] else "<unknown>"
-            label = {"failed": "FAILED", "allowed": "allowed", "cpu": "CPU"}[site.outcome]
+            label = _LABEL[site.outcome]
             callee = f", callee: {data['callee']}" if data["callee"] else ""
             tests = len(site.tests)
             shown = ", ".join(site.tests[:_SHOWN_TESTS])
@@ -93,7 +99,7 @@ class SessionFindings:
                       f"{callee}]",
                       f"    {tests} test{'s' * (tests != 1)}, {data['count']}x, worst "
                       f"{data['max_s'] * 1000:.1f} ms, total {data['total_s'] * 1000:.1f} ms"
-                      + (" (computation: reported, not failed)" if label == "CPU" else ""),
+                      + _NOT_FAILED.get(label, ""),
                       f"    {data['message']}"]
             if data["fix"]:
                 lines.append(f"    fix: {data['fix']}")
@@ -121,7 +127,7 @@ class SessionFindings:
                 "patched": patched, "stopped_by": None,
                 "findings": [s.finding for s in self._ordered() if s.outcome in outcomes]})
 
-        everything = report(("failed", "allowed", "cpu"))
+        everything = report(("failed", "allowed", "cpu", "unknown"))
         # Code scanning shows what failed or was allowed; computation is no alert.
         alerts = report(("failed", "allowed"))
         lines = []

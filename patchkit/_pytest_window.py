@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from .audit import advice
 from .audit.detectors.imports import Attribution
 from .audit.findings import (COMPUTED, IN_GEVENT, UNSAMPLED, WAITED, Finding, aggregate,
                              blocks_to_observations, find_site, held_the_hub, merge_events)
-from .audit.frames import FrameInfo
+from .audit.detectors.gcpauses import EXPLICIT_COLLECT, own_frames
+from .audit.frames import Callee, FrameInfo
 from .audit.guard import auditor_work
 
-__all__ = ["Window", "open_window", "test_site", "describe_block"]
+__all__ = ["Verdicts", "Window", "open_window", "test_site", "describe_block", "UNKNOWN"]
 
 # Kinds a test can cause; stale references and late patching are session-level.
 _PER_TEST_KINDS = ("blocking", "misbehavior")
@@ -42,6 +43,14 @@ def _cut(auditor: Any, mark: bool = False) -> None:
         auditor.sampler.tick()
 
 
+class Verdicts(NamedTuple):
+    """A window's findings by what they do to the test."""
+
+    failing: list[Finding]  # waits on the hub (everything, with --patchkit-cpu)
+    computing: list[Finding]  # computation on the hub: reported, not failed
+    unknown: list[Finding]  # no CPU-time reading of their own: reported, not failed
+
+
 class Window:
     """The observations recorded since :func:`open_window`."""
 
@@ -58,16 +67,17 @@ class Window:
 
     def findings(self, cpu: bool = False, item: Any = None) -> list[Finding]:
         """This window's findings that fail a test (see :meth:`split`)."""
-        failing, computing = self.split(cpu, item)
-        return failing
+        return self.split(cpu, item).failing
 
-    def split(self, cpu: bool = False, item: Any = None) -> tuple[list[Finding], list[Finding]]:
+    def split(self, cpu: bool = False, item: Any = None) -> Verdicts:
         """Aggregate this window's observations (closing the current stretch first) into
-        ``(findings that fail the test, computation on the hub that does not)``.
+        what fails the test, computation on the hub that does not, and blocks whose
+        cause is unknown (:class:`Verdicts`).
 
         Args:
             cpu: Computation fails too (off by default: a test that computes for 30 ms,
-                in Python or in C, is not doing unpatched I/O).
+                in Python or in C, is not doing unpatched I/O), and so does a block
+                that could be either.
             item: The pytest item; its test function is blamed for a block nobody
                 sampled that the test's greenlet only yielded after in pytest's or this
                 plugin's code.
@@ -77,28 +87,33 @@ class Window:
         if (len(auditor.clock.blocks) == self.blocks
                 and len(auditor.events.observations) == self.events
                 and len(auditor.misbehavior.observations) == self.misbehavior):
-            return [], []  # the common case: nothing seen, nothing to aggregate
+            return Verdicts([], [], [])  # the common case: nothing seen, nothing to aggregate
         with auditor_work():
             observations = self._observations(item)
             if observations is None:
-                return [], []
+                return Verdicts([], [], [])
             attribution = _attribution()
+            unknown = [] if cpu else [o for o in observations if o.detail.startswith(UNKNOWN)]
             computing = [] if cpu else [o for o in observations if o.cpu]
-            waits = [o for o in observations if cpu or not o.cpu]
+            waits = [o for o in observations
+                     if cpu or not (o.cpu or o.detail.startswith(UNKNOWN))]
             context = advice.Context(patchers=frozenset(
                 spec.name for spec in _registry().ordered()))
             found = [aggregate(part, attribution, context, origin=auditor.started)
-                     for part in (waits, computing)]
+                     for part in (waits, computing, unknown)]
         consumed = self.consumed or ()
-        failing, other = ([f for f in part if f.kind in _PER_TEST_KINDS and f not in consumed
-                           and not _is_harness(f)] for part in found)
-        return failing, other
+        kept = [[f for f in part if f.kind in _PER_TEST_KINDS and f not in consumed
+                 and not _is_harness(f)] for part in found]
+        return Verdicts(*kept)
 
     def _observations(self, item: Any) -> list[Any] | None:
         """The window's observations, sited; None when nothing held the hub (only a
         garbage collection, or the OS not running the thread)."""
         auditor = self.auditor
         auditor.sampler.tick()  # a reading at the end of the blocks that just ended
+        # The test's CPU time, read before this plugin's own work below (building the
+        # session's Attribution computes for ~0.1 s the first time).
+        cpu_used, run_delay = time.thread_time() - self.cpu0, _run_delay(auditor) - self.delay0
         sampler, threshold = auditor.sampler, auditor.config.threshold
         delays = sampler.delays
         blocks = [b for b in auditor.blocks_without_gc(self.blocks)
@@ -108,12 +123,12 @@ class Window:
         if not (blocks or events or misbehavior):
             return None  # building an Attribution costs ~0.1 s: not for nothing
         attribution = _attribution()
-        shares = sampler.waits
+        shares = _waits(sampler, blocks)
         timed = blocks_to_observations(blocks, sampler.samples, threshold, attribution,
                                        auditor.watch.original_ids, delays, shares)
-        observations = merge_events(timed, events, attribution) + misbehavior
-        observations = _unknown_cpu_as_waits(observations, time.thread_time() - self.cpu0,
-                                             _run_delay(auditor) - self.delay0, shares)
+        observations: list[Any] = merge_events(timed, events, attribution) + misbehavior
+        _collections(observations, blocks, auditor.gc, shares)
+        _without_readings(observations, cpu_used, run_delay, shares)
         if item is not None:
             _blame_test(observations, test_site(item), attribution)
         return observations
@@ -130,20 +145,35 @@ def _is_harness(finding: Finding) -> bool:
 
 
 def _blame_test(observations: list[Any], where: FrameInfo, attribution: Attribution) -> None:
-    """A block with no stack from while it lasted -- unsampled, or sampled only once the
-    wait was over (:data:`_WAITED`) -- that shows harness code (this plugin's cut at the
-    window's end, pytest's capture after the test returned) happened in the test: it is
-    sited at the test."""
+    """A block with no stack from while it lasted -- unsampled, a wait sampled only once
+    it was over, or of :data:`UNKNOWN` cause -- that shows harness code (this plugin's
+    cut at the window's end, pytest's capture after the test returned) happened in the
+    test: it is sited at the test."""
     for obs in observations:
-        unsited = UNSAMPLED in obs.detail or obs.detail.startswith((WAITED, _WAITED))
+        unsited = UNSAMPLED in obs.detail or obs.detail.startswith((WAITED, UNKNOWN))
         if not unsited or obs.site is not None:
             continue
         site = find_site(obs.stack, attribution)
         file = site.frame.file if site.frame is not None else ""
         if site.package in _HARNESS_PACKAGES or file.startswith(_OUR_DIR) or not file:
             obs.site, obs.stack = where, ()  # the stack is the harness's: it would mislead
-            obs.detail = ("no stack was sampled while it lasted (a call that holds the GIL, "
-                          "or a busy machine): it happened somewhere in this test")
+            obs.detail = ((f"{UNKNOWN}; " if obs.detail.startswith(UNKNOWN) else "")
+                          + "no stack was sampled while it lasted (a call that holds the "
+                          "GIL, or a busy machine): it happened somewhere in this test")
+
+
+def _waits(sampler: Any, blocks: list[Any]) -> dict[float, float]:
+    """Seconds each block's thread waited (``Sampler.waits``), read again now that the
+    readings after each block are in: a reading the sampler took while the hub's
+    thread was queued for a CPU counts that delay only later (``RunDelay.waited``)."""
+    waits = dict(sampler.waits)
+    reader = sampler.run_delay
+    if reader is not None:
+        for block in blocks:
+            waited = reader.waited(block.start, block.end)
+            if waited is not None:
+                waits[block.start] = waited
+    return waits
 
 
 def _run_delay(auditor: Any) -> float:
@@ -165,35 +195,76 @@ def _unexplained(obs: Any, shares: dict[float, float]) -> bool:
     return not obs.detail and not (callee.original or callee.original_class)
 
 
-def _unknown_cpu_as_waits(observations: list[Any], cpu_used: float, run_delay: float,
-                          shares: dict[float, float]) -> list[Any]:
-    """Tell computation from waits for the blocks their CPU time did not classify.
+def _without_readings(observations: list[Any], cpu_used: float, run_delay: float,
+                      shares: dict[float, float]) -> None:
+    """Decide the blocks that no CPU-time reading of their own classified.
 
     A block with no sampled callee reads as CPU work; but when the sampler thread was
     starved (a loaded machine) a sleep looks the same, and a call that holds the GIL is
-    never sampled. Over the window, the thread's CPU time tells them apart once the
-    time the OS kept it waiting for a CPU (*run_delay*) is taken out of the blocked
-    time: a thread that computed for most of what remains was computing (``cpu``); one
-    that used much less was waiting on something (not ``cpu``).
+    never sampled. Over the window, the thread's CPU time, once the time the OS kept it
+    waiting for a CPU (*run_delay*) is out of the blocked time, can still show that it
+    computed through most of them: they are computation (``cpu``). Otherwise the cause
+    is unknown -- the window's CPU time covers the whole test, not the block, and a
+    machine busy enough to starve the sampler also keeps the test's thread waiting in
+    ways nothing measured (behind the GIL): such a block is reported as
+    :data:`UNKNOWN`, not failed as a wait that nothing showed.
     """
     unexplained = [o for o in observations if _unexplained(o, shares)]
     if not unexplained:
-        return observations
+        return
     blocked = sum(o.duration or 0.0 for o in unexplained) - run_delay
-    waited = blocked > 0 and cpu_used < 0.5 * blocked
+    computed = blocked <= 0 or cpu_used >= 0.5 * blocked
     for obs in unexplained:
-        if obs.callee is not None:
-            if not waited:
-                obs.cpu, obs.detail = True, COMPUTED
+        if computed:
+            obs.cpu = True
+            if obs.callee is not None:
+                obs.detail = COMPUTED
             continue
-        if waited and obs.cpu:  # sampled, but not computing: found at the line after the wait
-            obs.detail = _WAITED
-        obs.cpu = not waited
-    return observations
+        unsampled = f"; {UNSAMPLED}" if UNSAMPLED in obs.detail else ""
+        obs.cpu, obs.detail = False, UNKNOWN + unsampled
 
 
-_WAITED = ("its thread waited without computing and without letting the sampler look: a "
-           "call that holds the GIL (ctypes.PyDLL, a C extension)")
+UNKNOWN = ("unknown: no CPU-time reading covers it (the sampler thread was kept off the "
+           "CPU), so nothing shows whether it computed or waited")
+"""The detail of a block reported as neither a wait nor computation (not failed)."""
+
+EXPLICIT_GC = "an explicit gc.collect() (garbage collection is computation, not a wait)"
+
+
+def _collections(observations: list[Any], blocks: list[Any], gc: Any,
+                 shares: dict[float, float]) -> None:
+    """Garbage collection seen in the window's blocks, as what it is.
+
+    A block spent mostly inside an explicit ``gc.collect()`` computed (the collector
+    walks every object; finalizers may run) whatever its readings say, and is sited
+    where ``gc.collect()`` was called (the sampler cannot look while it runs); and the
+    collector's own frames on a sampled stack -- patchkit's ``gc.collect`` wrapper or
+    its ``gc.callbacks`` callback -- are cut off, so the reported callee is
+    ``gc.collect`` or nothing (an allocation that started a collection), never
+    patchkit's code.
+    """
+    ends = {b.start: b.end for b in blocks}
+    for obs in observations:
+        if obs.kind != "blocking":
+            continue
+        index = own_frames(obs.stack)
+        if index is not None:
+            explicit = obs.stack[index].function == EXPLICIT_COLLECT.co_qualname
+            obs.stack, obs.callee = obs.stack[:index], _GC_COLLECT if explicit else None
+            if not explicit and obs.stretch not in shares:
+                obs.cpu = True  # sampled running a collection's callback
+            elif not (explicit or obs.cpu or obs.detail):
+                obs.detail = WAITED  # its readings said so; the callback was not the cause
+        end = ends.get(obs.stretch)
+        if end is None:
+            continue
+        collected, caller = gc.explicit_within(obs.stretch, end)
+        if collected >= 0.5 * (end - obs.stretch):
+            obs.cpu, obs.callee, obs.detail = True, _GC_COLLECT, EXPLICIT_GC
+            obs.stack, obs.site = caller or obs.stack, None  # at the gc.collect() call
+
+
+_GC_COLLECT = Callee("gc.collect", "gc")
 
 
 _ATTRIBUTION: list[Attribution] = []

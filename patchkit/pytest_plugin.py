@@ -6,7 +6,8 @@ test modules are imported, the auditor's detectors run for the whole session, an
 test's own observations (setup, call, and fixture teardown) become findings that fail
 it -- recorded, never raised, so code under test cannot swallow them. A wait on the hub
 fails; computation (Python or C, told apart by the thread's CPU time) is reported in the
-session summary and fails only with ``--patchkit-cpu``.
+session summary and fails only with ``--patchkit-cpu``, and so is a block that no
+CPU-time reading of its own covered (a loaded machine kept the sampler off the CPU).
 """
 
 from __future__ import annotations
@@ -35,11 +36,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--patchkit-threshold", default=None, metavar="SECONDS",
                     help="shortest hub block that fails a test (default 0.02)")
     group.addoption("--patchkit-cpu", action="store_true", default=None,
-                    help="fail tests whose hub was held by computation too (Python or C; "
-                         "by default it is reported, not failed)")
+                    help="fail tests whose hub was held by computation too (Python or C), "
+                         "or by a block whose cause no CPU-time reading showed (by default "
+                         "both are reported, not failed)")
     group.addoption("--patchkit-report", action="append", default=None, metavar="PATH",
                     help="write the whole session's findings as the audit's report: "
                          "PATH ending in .json, .html or .sarif (repeatable)")
+    group.addoption("--patchkit-no", action="append", default=None, metavar="PATCHER",
+                    help="do not apply this patcher (repeatable; like python -m patchkit "
+                         "--no-NAME): e.g. zmq for a suite that tests pyzmq's own sockets")
     group.addoption("--patchkit-hang", default=None, metavar="SECONDS",
                     help="report a hub block still going after SECONDS, with its stack, "
                          "and what keeps a finished session from exiting after as long "
@@ -51,6 +56,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("patchkit_report", type="linelist", default=[],
                   help="like --patchkit-report (one path a line)")
     parser.addini("patchkit_hang", default="", help="like --patchkit-hang")
+    parser.addini("patchkit_no", type="linelist", default=[],
+                  help="like --patchkit-no (one patcher a line)")
     parser.addini("patchkit_allow", type="linelist", default=[],
                   help="packages (distribution names, 'app' for your code) or path[:line] "
                        "call sites allowed to block")
@@ -69,6 +76,7 @@ class PatchkitPlugin:
     fail_cpu: bool = False
     reports: tuple[str, ...] = ()
     hang: float = DEFAULT_HANG
+    skip: tuple[str, ...] = ()  # patchers not applied
     auditor: Any = None
     startup_problems: list[str] = field(default_factory=list)
     reverted: set[tuple[str, str]] = field(default_factory=set)
@@ -113,7 +121,22 @@ def _settings(early_config: pytest.Config) -> PatchkitPlugin:
     fail_cpu = bool(args.patchkit_cpu) or bool(early_config.getini("patchkit_cpu"))
     return PatchkitPlugin(_seconds(early_config, "threshold", DEFAULT_THRESHOLD),
                           tuple(early_config.getini("patchkit_allow")), fail_cpu, reports,
-                          _seconds(early_config, "hang", DEFAULT_HANG, zero_ok=True))
+                          _seconds(early_config, "hang", DEFAULT_HANG, zero_ok=True),
+                          _skipped(early_config))
+
+
+def _skipped(early_config: pytest.Config) -> tuple[str, ...]:
+    """The patchers ``--patchkit-no`` (or ``patchkit_no``) turns off; usage errors."""
+    import patchkit
+
+    names = tuple(early_config.known_args_namespace.patchkit_no
+                  or early_config.getini("patchkit_no"))
+    for name in names:
+        try:
+            patchkit.registry().resolve(name)
+        except patchkit.UnknownPatcherError as exc:
+            raise pytest.UsageError(f"--patchkit-no: {exc}") from None
+    return names
 
 
 _CONTROLLER_ENV = "PATCHKIT_XDIST_CONTROLLER"
@@ -156,7 +179,7 @@ def _set_up(early_config: pytest.Config) -> None:
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        patchkit.patch_all()
+        patchkit.patch_all(**{name: False for name in plugin.skip})
     plugin.startup_problems = [str(w.message) for w in caught]
     plugin.auditor = _start_auditor(plugin.threshold)
     if plugin.hang:
@@ -259,11 +282,13 @@ class _PerTest:
         if window is None:
             return report
         plugin, text = self.plugin, self.report
-        failing, computing = window.split(cpu=plugin.fail_cpu, item=item)
-        entries = [{"outcome": "cpu", "finding": f.to_dict()} for f in computing]
+        verdicts = window.split(cpu=plugin.fail_cpu, item=item)
+        entries = [{"outcome": outcome, "finding": f.to_dict()}
+                   for outcome, part in (("cpu", verdicts.computing),
+                                         ("unknown", verdicts.unknown)) for f in part]
         problems = []
         test_file = _test_file(item)
-        for finding in failing:
+        for finding in verdicts.failing:
             allowed = text.allowed(finding, item, plugin.allow)
             entries.append({"outcome": "allowed" if allowed else "failed",
                             "finding": finding.to_dict()})
@@ -315,7 +340,8 @@ class _Session:
         if session.sites:
             counts = session.counts()
             title = (f"patchkit: {counts.get('failed', 0)} call sites failed tests, "
-                     f"{counts.get('cpu', 0)} computed on the hub")
+                     f"{counts.get('cpu', 0)} computed on the hub"
+                     + (f", {counts['unknown']} unknown" if counts.get("unknown") else ""))
             terminalreporter.write_sep("=", title)
             for line in session.summary():
                 terminalreporter.write_line(line)

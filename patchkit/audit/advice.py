@@ -224,6 +224,12 @@ def _computing(name: str, callee: Callee, innermost: str | None) -> tuple[str, s
     if any(part in name for part in _TLS_PARSING):
         return (f"{name} parsed certificates on the hub's thread (CPU work, not I/O)",
                 _TLS_FIX)
+    if name == "gc.collect":
+        return ("an explicit gc.collect() collected garbage on the hub's thread: it walks "
+                "every tracked object while every other greenlet waits (CPU work, not a wait)",
+                "collect between requests or tests rather than inside them, or only the "
+                "young generations (gc.collect(1)); gc.freeze() after start-up makes full "
+                "collections skip the objects that live for the whole run")
     if "gevent" in ((callee.home or "").partition(".")[0], (innermost or "").partition(".")[0]):
         return (f"gevent's own cooperative {name} computed without yielding (CPU work, "
                 "not a wait)", _CPU)

@@ -61,3 +61,57 @@ def test_gevent_and_stdlib_files_are_not_called_app() -> None:
     assert package_label(None, threading.__file__) == "stdlib"
     assert package_label(None, __file__) == "app"
     assert package_label("pyzmq", gevent.hub.__file__) == "pyzmq"
+
+
+def _recorded(*readings: tuple[float, float, float]) -> RunDelay:
+    """A reader holding these ``(time, cpu, delay)`` readings (ms) and no file."""
+    reader = RunDelay(-1)  # no such thread: nothing is read, only what is recorded
+    for at, cpu, delay in readings:
+        reader.record(at / 1000, cpu / 1000, delay / 1000)
+    return reader
+
+
+def test_a_delay_counted_only_after_the_block_is_not_a_wait() -> None:
+    # 100 ms of computing, the last 34 ms of it queued for a CPU: the sampler's reading
+    # at 90 ms (the thread queued) has not counted that delay yet; the thread's own
+    # reading just after the block, at 100.1 ms, has.
+    reader = _recorded((0, 0, 0), (40, 30, 10), (66, 50, 16), (90, 50, 16), (100.1, 66, 34))
+    waited = reader.waited(0.0, 0.1)
+    assert waited is not None and waited < 0.002
+
+
+def test_a_delay_counted_by_later_readings_is_owed_to_the_block() -> None:
+    # Same, but the first reading after the block is the sampler's again, still short of
+    # the delay; the next one brings it in (more busy time than time elapsed).
+    reader = _recorded((0, 0, 0), (40, 30, 10), (66, 50, 16), (101, 50, 16), (111, 60, 50))
+    waited = reader.waited(0.0, 0.1)
+    assert waited is not None and waited < 0.002
+
+
+def test_a_real_wait_still_reads_as_waiting() -> None:
+    # 10 ms of computing, then 80 ms in which neither CPU time nor run delay grew.
+    reader = _recorded((0, 0, 0), (10, 9, 1), (50, 9, 1), (90, 9, 1), (100.5, 10, 1.2),
+                       (110, 19, 1.2))
+    waited = reader.waited(0.0, 0.1)
+    assert waited is not None and waited > 0.075
+
+
+def _computing(start: float, count: int, cpu: float = 0.0) -> list[tuple[float, float, float]]:
+    """Readings every 10 ms of a thread that runs 9.5 ms of each 10 (ms): the rest is the
+    GIL handed to the thread taking the readings."""
+    return [(start + 10 * i, cpu + 9.5 * i, 0.0) for i in range(count)]
+
+
+def test_gil_hand_overs_in_a_long_computation_are_not_a_wait() -> None:
+    # 2 s of computing: 100 ms of hand-over gaps in all, more than any threshold.
+    reader = _recorded(*_computing(0, 201))
+    waited = reader.waited(0.0, 2.0)
+    assert waited is not None and waited < 0.001
+
+
+def test_a_wait_inside_a_long_computation_is_still_a_wait() -> None:
+    # 1 s of computing, 40 ms in which the thread never ran, 1 s of computing again.
+    before = _computing(0, 101)
+    after = _computing(1040, 101, cpu=before[-1][1])
+    waited = _recorded(*before, *after).waited(0.0, 2.04)
+    assert waited is not None and 0.035 < waited < 0.045

@@ -23,19 +23,22 @@ __all__ = ["RunDelay", "SLACK"]
 
 SLACK = 0.001
 _TRIM = 256
+_OWED_READINGS = 4  # later readings that may still bring a pending run delay in
 
 
 class RunDelay:
-    """Run-queue delay of one thread, sampled over time.
+    """Run-queue delay and CPU time of one thread, sampled over time.
+
+    Readings are kept in one list of ``(time, cpu, delay)`` tuples: a thread that asks
+    about a block (the pytest plugin, on the hub's thread) takes a copy while the
+    sampler thread records and trims, and a list copies in one step under the GIL.
 
     Args:
         native_id: The thread's kernel id (``threading.get_native_id()``).
     """
 
     def __init__(self, native_id: int) -> None:
-        self._times: list[float] = []
-        self._delays: list[float] = []
-        self._cpu: list[float] = []
+        self._readings: list[tuple[float, float, float]] = []
         try:
             self._fd: int | None = os.open(f"/proc/self/task/{native_id}/schedstat", os.O_RDONLY)
         except OSError:
@@ -66,16 +69,18 @@ class RunDelay:
         """Record the thread's run delay at *now*; forget entries before *keep_since*
         (except the last one before it, which bounds a stretch that began then)."""
         both = self.read_both()
-        if both is None:
-            return
-        self._times.append(now)
-        self._cpu.append(both[0])
-        self._delays.append(both[1])
-        cut = bisect.bisect_left(self._times, keep_since) - 1
-        if cut >= _TRIM:  # in batches: deleting from the front moves the whole list
-            del self._times[:cut]
-            del self._delays[:cut]
-            del self._cpu[:cut]
+        if both is not None:
+            self.record(now, both[0], both[1], keep_since)
+
+    def record(self, now: float, cpu: float, delay: float, keep_since: float = 0.0) -> None:
+        """Add one reading: at *now*, *cpu* seconds on a CPU and *delay* seconds queued
+        for one so far (what :meth:`tick` reads)."""
+        readings = self._readings
+        readings.append((now, cpu, delay))
+        if len(readings) > _TRIM and readings[_TRIM][0] < keep_since:
+            # In batches: deleting from the front moves the whole list.
+            cut = bisect.bisect_left(readings, keep_since, key=_time) - 1
+            del readings[:cut]
 
     def within(self, start: float, end: float) -> float | None:
         """The run delay inside ``[start, end]``, or None if unknown.
@@ -85,11 +90,12 @@ class RunDelay:
         edge: the estimate can then miss at most that much at each end, and a reading
         taken just after a switch (the pytest plugin's) bounds the stretch it began.
         """
-        first = bisect.bisect_right(self._times, start + SLACK) - 1
-        last = bisect.bisect_left(self._times, end - SLACK)
-        if first < 0 or last >= len(self._times):
+        readings = self._readings[:]
+        first = bisect.bisect_right(readings, start + SLACK, key=_time) - 1
+        last = bisect.bisect_left(readings, end - SLACK, key=_time)
+        if first < 0 or last >= len(readings):
             return None
-        return self._delays[last] - self._delays[first]
+        return readings[last][2] - readings[first][2]
 
     def waited(self, start: float, end: float) -> float | None:
         """Seconds of ``[start, end]`` the thread at least spent waiting -- neither on a
@@ -97,30 +103,38 @@ class RunDelay:
 
         From the pair of readings that times the block best: each end is the reading
         just inside or just outside the interval, whichever pair covers at least half of
-        it with the least time outside it. What the pair saw outside the interval may all
-        have been waiting (a hub idle in its loop just before the block): it is taken off,
-        so this is a lower bound. None when no pair covers half the block with at most
-        half its length outside it: too few readings (a starved sampler) to tell.
+        it with at most half its length outside it and misses the least (the part of the
+        block it does not cover plus the time it spans outside). None when no pair
+        qualifies: too few readings (a starved sampler) to tell. What the readings saw
+        outside the interval may all have been waiting (a hub idle in its loop just
+        before the block): it is taken off, so this is a lower bound.
+
+        With readings inside the block, it is counted per interval between readings: an
+        interval in which the thread ran (or queued) for at least half of it computed,
+        and the gaps in it are the GIL handed to the thread taking the readings and the
+        kernel's accounting lag -- over a long computation they add up to more than any
+        threshold. An interval in which it mostly did not run is a wait. Busy time the
+        kernel counted late (:func:`_owed`) is taken back from the waits before it.
         """
-        times, length = self._times, end - start
-        inside_lo = bisect.bisect_left(times, start)
-        inside_hi = bisect.bisect_right(times, end) - 1
-        best: tuple[float, int, int] | None = None
-        for first in {inside_lo, inside_lo - 1}:
-            for last in {inside_hi, inside_hi + 1}:
-                if not 0 <= first < last < len(times):
-                    continue
-                covered = min(times[last], end) - max(times[first], start)
-                outside = max(0.0, start - times[first]) + max(0.0, times[last] - end)
-                if covered >= 0.5 * length and outside <= 0.5 * length + 2 * SLACK and (
-                        best is None or outside < best[0]):
-                    best = (outside, first, last)
-        if best is None:
+        readings, length = self._readings[:], end - start
+        pair = _best_pair(readings, start, end)
+        if pair is None:
             return None
-        outside, first, last = best
-        span = times[last] - times[first]
-        busy = (self._cpu[last] - self._cpu[first]) + (self._delays[last] - self._delays[first])
-        return min(max(span - busy - outside, 0.0), length)
+        first, last = pair
+        if last == first + 1:  # nothing took the GIL in between: the whole gap is a wait
+            span = readings[last][0] - readings[first][0]
+            busy = _busy(readings[first], readings[last]) + _owed(readings, last)
+            return min(max(span - busy - _outside(readings, first, last, start, end), 0.0),
+                       length)
+        counted = 0.0
+        for i in range(first, last):
+            a, b = readings[i], readings[i + 1]
+            elapsed, busy = b[0] - a[0], _busy(a, b)
+            if busy > elapsed:  # late-counted busy time of the intervals before
+                counted -= min(counted, busy - elapsed)
+            elif busy < 0.5 * elapsed:
+                counted += max(elapsed - busy - _outside(readings, i, i + 1, start, end), 0.0)
+        return min(max(counted - _owed(readings, last), 0.0), length)
 
     def close(self) -> None:
         """Release the file; idempotent."""
@@ -130,3 +144,56 @@ class RunDelay:
                 os.close(fd)
             except OSError:  # closed already: gevent's subprocess closes every fd before exec
                 pass
+
+
+def _time(reading: tuple[float, float, float]) -> float:
+    return reading[0]
+
+
+def _best_pair(readings: list[tuple[float, float, float]], start: float,
+               end: float) -> tuple[int, int] | None:
+    """The indexes of the readings that time ``[start, end]`` best (see
+    :meth:`RunDelay.waited`), or None."""
+    length = end - start
+    inside_lo = bisect.bisect_left(readings, start, key=_time)
+    inside_hi = bisect.bisect_right(readings, end, key=_time) - 1
+    best: tuple[float, int, int] | None = None
+    for first in {inside_lo, inside_lo - 1}:
+        for last in {inside_hi, inside_hi + 1}:
+            if not 0 <= first < last < len(readings):
+                continue
+            covered = min(readings[last][0], end) - max(readings[first][0], start)
+            outside = _outside(readings, first, last, start, end)
+            missed = length - covered + outside
+            if covered >= 0.5 * length and outside <= 0.5 * length + 2 * SLACK and (
+                    best is None or missed < best[0]):
+                best = (missed, first, last)
+    return (best[1], best[2]) if best is not None else None
+
+
+def _outside(readings: list[tuple[float, float, float]], first: int, last: int,
+             start: float, end: float) -> float:
+    """Seconds between readings *first* and *last* that lie outside ``[start, end]``."""
+    return max(0.0, start - readings[first][0]) + max(0.0, readings[last][0] - end)
+
+
+def _busy(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+    """Seconds on a CPU or queued for one between two readings."""
+    return (b[1] - a[1]) + (b[2] - a[2])
+
+
+def _owed(readings: list[tuple[float, float, float]], index: int) -> float:
+    """Busy time that had passed by reading *index* but that it did not count.
+
+    The kernel adds a thread's wait for a CPU to its run delay only once it gets one,
+    and its CPU time at scheduler ticks: a reading taken by another thread (the
+    sampler) while this one sits in the run queue misses that time, which then shows in
+    the next readings as more busy time than time elapsed. The excess happened before.
+    """
+    owed = 0.0
+    for i in range(index, min(index + _OWED_READINGS, len(readings) - 1)):
+        excess = _busy(readings[i], readings[i + 1]) - (readings[i + 1][0] - readings[i][0])
+        if excess <= 0:
+            break
+        owed += excess
+    return owed
