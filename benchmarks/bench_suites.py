@@ -69,9 +69,10 @@ DESELECT: dict[str, list[str]] = {
              "test_early_readchild_exit_write_from_child"],
 }
 
-# Extra arguments of the --patchkit modes. pyzmq's suite tests pyzmq's own blocking sockets:
-# with patchkit's zmq patcher, zmq.Socket is zmq.green's, which pyzmq's own zmq.asyncio
-# cannot subscript at its import (TypeError: not a generic class), so not one test loads.
+# Extra arguments of the --patchkit modes. pyzmq's suite tests pyzmq's own blocking sockets
+# beside its green ones: patchkit's zmq patcher would make zmq.Socket zmq.green's in the
+# non-green test classes too. (Until the patcher gave green's classes the originals'
+# subscript, pyzmq's zmq.asyncio failed to import under it and not one test loaded.)
 PATCHKIT_ARGS: dict[str, list[str]] = {"pyzmq": ["--patchkit-no", "zmq"]}
 
 # Edits to the copied tests, the same in every mode: gipc's nose-style setup/teardown

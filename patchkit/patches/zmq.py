@@ -12,6 +12,10 @@ Contexts and sockets created before it ran, and classes bound with ``from zmq im
 Context`` before it ran, stay blocking (the audit's stale-reference scan names such
 bindings). The swaps are module attributes, recorded in the ledger and restored by
 ``unpatch_all()``; ``zmq.green`` itself stays imported (it only defines subclasses).
+pyzmq subscripts ``zmq.Socket``/``zmq.Context`` in its own modules (``zmq.asyncio``
+subclasses ``zmq.Socket[Future]``); green's classes are given the originals' subscript,
+so those modules import as they would unpatched (left in place by ``unpatch_all()``:
+it only makes green's classes take type parameters).
 """
 
 from __future__ import annotations
@@ -29,8 +33,25 @@ def _apply() -> None:
     # zmq.green binds the originals it subclasses at its import: import it before swapping.
     import zmq.green as green
 
+    for name in ("Context", "Socket"):
+        # pyzmq's own modules subscript these at import (zmq._future, imported by
+        # zmq.asyncio: ``class _AsyncSocket(_Async, zmq.Socket[Future])``); green's
+        # subclasses are not generic, so a subscript gives the original's alias, and
+        # type-level uses stay what they were.
+        _subscript_as(getattr(green, name), getattr(zmq, name))
     for name in NAMES:
         setattr(zmq, name, getattr(green, name))
+
+
+def _subscript_as(green_class: type, original: type) -> None:
+    if "__class_getitem__" in green_class.__dict__ or \
+            not hasattr(original, "__class_getitem__"):
+        return
+
+    def __class_getitem__(cls: type, item: object) -> object:
+        return original[item]  # type: ignore[index]
+
+    green_class.__class_getitem__ = classmethod(__class_getitem__)  # type: ignore[attr-defined]
 
 
 PATCHER = PatcherSpec(

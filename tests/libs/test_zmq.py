@@ -95,3 +95,14 @@ def test_pyzmq_internals_are_not_reported_as_stale(run_py) -> None:
     proc = run_py("import zmq.green\nimport patchkit\npatchkit.patch_all()\n", check=False)
     assert proc.returncode == 0, proc.stderr
     assert "zmq.green" not in proc.stderr and "subclasses zmq." not in proc.stderr, proc.stderr
+
+
+def test_pyzmq_modules_that_subscript_its_classes_still_import(run_py) -> None:
+    # zmq.asyncio subclasses zmq.Socket[Future] at import (pyzmq 27): with green's class
+    # in its place it raised "is not a generic class" -- pyzmq's own suite would not load.
+    proc = run_py("import patchkit\npatchkit.patch_all()\nimport json, zmq, zmq.green\n"
+                  "import zmq.asyncio, zmq.utils.monitor\n"
+                  "print(json.dumps({'asyncio_green': issubclass(zmq.asyncio.Socket, "
+                  "zmq.green.Socket), 'context_green': type(zmq.Context().socket(zmq.PAIR))"
+                  " is zmq.green.Socket}))")
+    assert _last(proc) == {"asyncio_green": False, "context_green": True}, proc.stderr
