@@ -17,8 +17,8 @@ from .audit import advice
 from .audit.detectors.imports import Attribution
 from .audit.findings import (COMPUTED, IN_GEVENT, UNSAMPLED, WAITED, Finding, aggregate,
                              blocks_to_observations, find_site, held_the_hub, merge_events)
-from .audit.detectors.gcpauses import EXPLICIT_COLLECT, own_frames
-from .audit.frames import Callee, FrameInfo
+from .audit.garbage import collections_as_computation
+from .audit.frames import FrameInfo
 from .audit.guard import auditor_work
 
 __all__ = ["Verdicts", "Window", "open_window", "test_site", "describe_block", "UNKNOWN"]
@@ -127,7 +127,7 @@ class Window:
         timed = blocks_to_observations(blocks, sampler.samples, threshold, attribution,
                                        auditor.watch.original_ids, delays, shares)
         observations: list[Any] = merge_events(timed, events, attribution) + misbehavior
-        _collections(observations, blocks, auditor.gc, shares)
+        collections_as_computation(observations, blocks, auditor.gc, set(shares))
         _without_readings(observations, cpu_used, run_delay, shares)
         if item is not None:
             _blame_test(observations, test_site(item), attribution)
@@ -227,45 +227,6 @@ def _without_readings(observations: list[Any], cpu_used: float, run_delay: float
 UNKNOWN = ("unknown: no CPU-time reading covers it (the sampler thread was kept off the "
            "CPU), so nothing shows whether it computed or waited")
 """The detail of a block reported as neither a wait nor computation (not failed)."""
-
-EXPLICIT_GC = "an explicit gc.collect() (garbage collection is computation, not a wait)"
-
-
-def _collections(observations: list[Any], blocks: list[Any], gc: Any,
-                 shares: dict[float, float]) -> None:
-    """Garbage collection seen in the window's blocks, as what it is.
-
-    A block spent mostly inside an explicit ``gc.collect()`` computed (the collector
-    walks every object; finalizers may run) whatever its readings say, and is sited
-    where ``gc.collect()`` was called (the sampler cannot look while it runs); and the
-    collector's own frames on a sampled stack -- patchkit's ``gc.collect`` wrapper or
-    its ``gc.callbacks`` callback -- are cut off, so the reported callee is
-    ``gc.collect`` or nothing (an allocation that started a collection), never
-    patchkit's code.
-    """
-    ends = {b.start: b.end for b in blocks}
-    for obs in observations:
-        if obs.kind != "blocking":
-            continue
-        index = own_frames(obs.stack)
-        if index is not None:
-            explicit = obs.stack[index].function == EXPLICIT_COLLECT.co_qualname
-            obs.stack, obs.callee = obs.stack[:index], _GC_COLLECT if explicit else None
-            if not explicit and obs.stretch not in shares:
-                obs.cpu = True  # sampled running a collection's callback
-            elif not (explicit or obs.cpu or obs.detail):
-                obs.detail = WAITED  # its readings said so; the callback was not the cause
-        end = ends.get(obs.stretch)
-        if end is None:
-            continue
-        collected, caller = gc.explicit_within(obs.stretch, end)
-        if collected >= 0.5 * (end - obs.stretch):
-            obs.cpu, obs.callee, obs.detail = True, _GC_COLLECT, EXPLICIT_GC
-            obs.stack, obs.site = caller or obs.stack, None  # at the gc.collect() call
-
-
-_GC_COLLECT = Callee("gc.collect", "gc")
-
 
 _ATTRIBUTION: list[Attribution] = []
 

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from . import advice
 from .detectors import Kind, Observation
 from .detectors.imports import Attribution
-from .detectors.sampler import NO_FRAME, HubCallback, Sample, dominant_callee
+from .detectors.sampler import NO_FRAME, UNSEEN, HubCallback, Sample, dominant_callee
 from .detectors.switches import RawBlock
 from .frames import Callee, FrameInfo, Stack
 from .sites import Site, find_site
@@ -107,6 +107,10 @@ FRAMELESS = ("a greenlet that runs a C function with no Python frame (gevent.spa
              "builtin or a C extension's function) held the hub; run the audit with --exact "
              "to find where it was spawned")
 """The detail of a turn part timed by loop turn whose samples found no Python frame."""
+UNSEEN_DETAIL = ("no sample was taken while it lasted: a call that held the GIL throughout "
+                 "(a C extension's, ctypes.PyDLL) and then yielded; run the audit with "
+                 "--exact to find where")
+"""The detail of a turn part timed by loop turn that no sample saw at all."""
 UNSAMPLED = "yielded here after the block (no stack was sampled while it lasted)"
 """The detail of a timed block nobody sampled: its stack is where the greenlet yielded
 *after* the block (a call that held the GIL, or a sampler thread the OS kept waiting)."""
@@ -174,13 +178,14 @@ def blocks_to_observations(blocks: Iterable[RawBlock], samples: dict[float, list
     for block in blocks:
         taken = samples.get(block.start, [])
         if not held_the_hub(block, threshold, run_delays) or not (
-                taken or block.switch_out or block.runner == NO_FRAME):
+                taken or block.switch_out or block.runner in (NO_FRAME, UNSEEN)):
             continue
         obs = _timed_observation(block, taken, attribution, originals)
         cpu = computed(block, threshold, waits)
         if cpu is False and obs.cpu and _ran_bytecode_throughout(taken, block):
             cpu = True  # the CPU-time reading is off (a starved sampler); the samples are not
-        if cpu is not None and not obs.detail.startswith(("spawned here", FRAMELESS)):
+        if cpu is not None and not obs.detail.startswith(("spawned here", FRAMELESS,
+                                                           UNSEEN_DETAIL)):
             obs.cpu = cpu
             if cpu:
                 obs.detail = COMPUTED if obs.detail != UNSAMPLED else f"{COMPUTED}; {UNSAMPLED}"
@@ -233,9 +238,9 @@ def _timed_observation(block: RawBlock, taken: list[Sample], attribution: Attrib
         callee = dominant_callee([None if s.cpu else s.callee for s in at_site])
         return Observation("blocking", at_site[0].stack, duration, callee,
                            cpu=callee is None, stretch=block.key, started=block.start)
-    if block.runner == NO_FRAME:
-        return Observation("blocking", (), duration, detail=FRAMELESS, stretch=block.key,
-                           started=block.start)
+    if block.runner in (NO_FRAME, UNSEEN):
+        return Observation("blocking", (), duration, stretch=block.key, started=block.start,
+                           detail=FRAMELESS if block.runner == NO_FRAME else UNSEEN_DETAIL)
     if block.runner is not None:
         return Observation("blocking", block.switch_out, duration,
                            _runner_callee(block.runner, originals),

@@ -222,11 +222,14 @@ class Session:
     def _observations(self, attribution: Attribution, target_file: str | None) -> list[Observation]:
         from . import collect
         from .findings import blocks_to_observations, callback_observations, merge_events
+        from .garbage import collections_as_computation
 
-        timed = blocks_to_observations(self.blocks_without_gc(), dict(self.sampler.samples),
+        blocks, waits = self.blocks_without_gc(), dict(self.sampler.waits)
+        timed = blocks_to_observations(blocks, dict(self.sampler.samples),
                                        self.config.threshold, attribution,
                                        self.watch.original_ids, dict(self.sampler.delays),
-                                       dict(self.sampler.waits))
+                                       waits)
+        collections_as_computation(timed, blocks, self.gc, waits)
         timed += callback_observations(list(self.sampler.hub_callbacks), self.config.threshold)
         observations = merge_events(timed, list(self.events.observations), attribution)
         refs = list(self.stale.found.values())

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from services import free_port
 
 from .conftest import only
@@ -126,3 +128,14 @@ def test_start_up_imports_are_apart_from_steady_blocking(audit):
     assert all("CPU" in f["fix"] for f in steady)
     assert not [f for f in run.findings("blocking") if f["line"] in (20, 24)]
     assert "start-up" in run.stderr
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_an_explicit_collection_is_computation_at_its_call(audit, exact):
+    # The collector holds the GIL throughout: by loop turn no sample sees the block, and
+    # the collector's own record of the gc.collect() call sites it.
+    run = audit(*["--exact"] * exact, "explicit_gc.py")
+    block = only(run.findings("blocking"))
+    assert (block["line"], block["function"]) == (14, "clear_caches"), block
+    assert block["callee"] == "gc.collect" and "CPU work, not a wait" in block["message"]
+    assert "patchkit" not in json.dumps(block["stack"])

@@ -25,7 +25,7 @@ from ..frames import (Callee, Stack, bottom_of, capture_stack, current_frames, o
 from .schedstat import RunDelay
 from .switches import RawBlock
 
-__all__ = ["HUB_LOOP", "NO_FRAME", "HubCallback", "Sample", "Sampler", "dominant_callee",
+__all__ = ["HUB_LOOP", "NO_FRAME", "UNSEEN", "HubCallback", "Sample", "Sampler", "dominant_callee",
            "original_thread_api"]
 
 _MAX_SAMPLES_PER_STRETCH = 64  # (per owner's run, timing by turn)
@@ -66,6 +66,7 @@ class Sample:
 
 HUB_LOOP = "hub loop"  # the owner of a sample of the hub running no Python callback
 NO_FRAME = "no Python frame"  # ... of a greenlet running a C function (spawned directly)
+UNSEEN = "unseen"  # the runner of a turn's part no sample saw (the GIL held throughout)
 
 
 def dominant_callee(callees: list[Callee | None]) -> Callee | None:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .switches import RawBlock
 
-from .sampler import HUB_LOOP, NO_FRAME
+from .sampler import HUB_LOOP, NO_FRAME, UNSEEN
 
 if TYPE_CHECKING:
     from .sampler import Sample
@@ -224,9 +224,9 @@ class TurnClock:
                 kept = [replace(s, owner=None) for s in group if s.stack]
                 if len(kept) > _KEPT:  # the run's first ones and its last
                     kept[_KEPT - 1:] = kept[-1:]
+                runner = NO_FRAME if owner == NO_FRAME else None if group else UNSEEN
                 self.blocks.append(RawBlock(part_start, part_end,
-                                            kept[-1].stack if kept else (),
-                                            NO_FRAME if owner == NO_FRAME else None, start))
+                                            kept[-1].stack if kept else (), runner, start))
                 if kept:
                     samples[part_start] = kept
 
