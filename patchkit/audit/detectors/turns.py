@@ -9,14 +9,15 @@ other greenlet. The cost follows loop iterations (hundreds a second on a busy se
 where a ``greenlet.settrace`` tracer follows switches (a hundred thousand a second):
 the two callbacks only read the clock, compare and append.
 
-Which greenlet held the turn is the sampler's part (see ``sampler``): once a turn is a
-quarter of the threshold old it notes every 2 ms whose greenlet runs (the stack's bottom
-frame), and from half the threshold on it copies the stack too. When the turn ends,
+Which greenlet held the turn is the sampler's part (see ``sampler``): it looks at the hub
+at least every half threshold, and from half the threshold on copies the stack every
+2 ms, each sample naming its greenlet (the stack's bottom frame); a look that lands
+earlier notes the greenlet alone. When the turn ends,
 :meth:`TurnClock.settle` splits it among the greenlets the samples saw
 (:func:`segments`) and files a block for each part over the threshold. A turn of one
 greenlet is timed exactly; the parts of a turn of several are placed to within a
 sampling period, except that the first part can include greenlets that ran before
-sampling began (under a quarter of the threshold).
+sampling began (under half the threshold).
 ``--exact`` keeps the switch tracer (``switches``) for per-switch timing.
 """
 
