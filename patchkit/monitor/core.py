@@ -1,6 +1,7 @@
 """The production monitor: loop-turn timing on the hub, everything else on its own thread.
 
-Cost follows loop iterations, not greenlet switches: a libev ``check`` watcher (highest
+Cost follows loop iterations, not greenlet switches: the audit's loop-turn clock
+(``audit.detectors.turns.TurnClock``), where a libev ``check`` watcher (highest
 priority, the first callback after the loop's poll returns) stamps when a loop turn
 starts, and a ``prepare`` watcher (lowest priority, after gevent's own prepare, which
 runs spawned greenlets and wake-ups, so the last thing before the next poll) stamps
@@ -25,10 +26,10 @@ import os
 import sys
 import time
 import types
-from collections import deque
 from typing import Any
 
 from ..audit.detectors.sampler import HUB_LOOP, NO_FRAME, Sample
+from ..audit.detectors.turns import TurnClock
 from ..audit.frames import bottom_of, owner_of
 from .events import Limiter, Sink, StallMeter, now_iso
 from .settings import MonitorSettings
@@ -36,7 +37,6 @@ from .settings import MonitorSettings
 __all__ = ["Monitor"]
 
 _MAX_SAMPLES = 256  # per turn; a turn sampled longer keeps its first ones
-_MAX_PENDING = 1_000  # closed turns waiting for the monitor's thread
 _GIL_BUSY = 0.003  # the GIL is handed over after sys.getswitchinterval() (5 ms)
 
 
@@ -57,11 +57,9 @@ class Monitor:
         self.sink = Sink(settings, pause=self.stall.hand_over)
         self.limiter = Limiter(settings.rate)
         self.counts = {"block": 0, "lag": 0, "sent": 0}
-        self._turn = math.inf
-        self._closed: deque[tuple[float, float]] = deque(maxlen=_MAX_PENDING)
+        # The loop-turn clock is the audit's: two watchers, nothing per greenlet switch.
+        self.clock = TurnClock(settings.threshold, settings.period)
         self._samples: dict[float, list[Sample]] = {}
-        self._watchers: tuple[Any, Any] | None = None
-        self._undo_hub: Any = None
         self._stop_lock: Any = None
         self._done_lock: Any = None  # released by the monitor's thread when it ends
         self._hub_ident = 0
@@ -73,23 +71,11 @@ class Monitor:
         self._start_new_thread: Any = None
         self.running = False
 
-    # -- on the hub's thread -------------------------------------------------------------
-
-    def _on_check(self) -> None:
-        self._turn = time.perf_counter()
-
-    def _on_prepare(self) -> None:
-        now = time.perf_counter()
-        start, self._turn = self._turn, math.inf
-        if now - start > self.settings.threshold:
-            self._closed.append((start, now))
-
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
         """Install the watchers on this thread's hub (now or when it is created) and
         start the monitor's thread."""
-        from gevent._hub_local import get_hub_if_exists
         from gevent.hub import Hub
         from gevent.monkey import get_original
 
@@ -111,31 +97,8 @@ class Monitor:
         self._hub_run = Hub.run.__code__
         self.running = True
         self.sink.open()
-        hub = get_hub_if_exists()
-        if hub is not None:
-            self._install(hub)
-        else:
-            original = Hub.__dict__["__init__"]
-            monitor = self
-
-            def __init__(hub: Any, *args: Any, **kwargs: Any) -> None:
-                original(hub, *args, **kwargs)
-                if monitor.running and monitor._watchers is None and \
-                        get_original("_thread", "get_ident")() == monitor._hub_ident:
-                    monitor._install(hub)
-
-            Hub.__init__ = __init__
-            self._undo_hub = lambda: setattr(Hub, "__init__", original)
+        self.clock.start()
         self._start_thread()
-
-    def _install(self, hub: Any) -> None:
-        loop = hub.loop
-        check = loop.check(ref=False, priority=2)   # EV_MAXPRI: first after the poll
-        prepare = loop.prepare(ref=False, priority=-2)  # EV_MINPRI: last before it
-        check.start(self._on_check)
-        prepare.start(self._on_prepare)
-        self._watchers = (check, prepare)
-        self._turn = time.perf_counter()  # the loop's first turn starts before any poll
 
     def _start_thread(self) -> None:
         from gevent.monkey import get_original
@@ -166,8 +129,7 @@ class Monitor:
         """Start over in a forked child: its own thread, pid and counts."""
         if not self.running:
             return
-        self._turn = math.inf
-        self._closed.clear()
+        self.clock.forget()
         self._samples.clear()
         self._loading = self._ready  # a read under way in the parent did not survive
         self.limiter = Limiter(self.settings.rate)
@@ -179,16 +141,7 @@ class Monitor:
         """Stop the watchers (call on the hub's thread) and the thread, and send the last
         summary; idempotent."""
         self.close()
-        if self._undo_hub is not None:
-            self._undo_hub()
-            self._undo_hub = None
-        watchers, self._watchers = self._watchers, None
-        for watcher in watchers or ():
-            try:
-                watcher.stop()
-                watcher.close()
-            except Exception:  # the loop may be destroyed already
-                pass
+        self.clock.stop()
 
     # -- on the monitor's thread ---------------------------------------------------------
 
@@ -218,7 +171,7 @@ class Monitor:
 
     def _tick(self, busy: bool = False) -> float:
         settings = self.settings
-        start = self._turn
+        start = self.clock.stretch_start()
         age = time.perf_counter() - start
         if age >= settings.threshold / 2:
             self.stall.run(self._sample, start, busy)
@@ -227,15 +180,15 @@ class Monitor:
             wait = settings.threshold / 2
         else:  # a young turn: look when it would be overdue
             wait = max(settings.threshold / 2 - age, settings.period)
-        if self._closed and not self._ready and not self._loading:
+        if self.clock.closed and not self._ready and not self._loading:
             self._loading = True
             self._start_new_thread(self._load_distributions, ())
-        while self._closed and self._ready:
-            turn_start, turn_end = self._closed.popleft()
+        while self.clock.closed and self._ready:
+            turn_start, turn_end = self.clock.closed.popleft()
             self.stall.run(self._report, turn_start, turn_end,
                            self._samples.pop(turn_start, []))
-        if len(self._samples) > len(self._closed) + 4:  # turns that ended unseen (a fork)
-            waiting = {start for start, _ in self._closed}
+        if len(self._samples) > len(self.clock.closed) + 4:  # turns that ended unseen (a fork)
+            waiting = {start for start, _ in self.clock.closed}
             for key in sorted(self._samples)[:-1]:
                 if key not in waiting:
                     del self._samples[key]
@@ -246,7 +199,7 @@ class Monitor:
 
         frame = sys._current_frames().get(self._hub_ident)
         at = time.perf_counter()  # when the stack was seen (a callee lookup can take ms)
-        if self._turn != start:
+        if self.clock.stretch_start() != start:
             return
         bucket = self._samples.setdefault(start, [])
         if frame is None:  # a greenlet running a C function (spawned directly)
@@ -268,7 +221,7 @@ class Monitor:
         bottom, above = bottom_of(frame)
         if bottom.f_code is self._hub_run:  # a callback the hub runs, or the loop itself
             return above.f_code if above is not None else HUB_LOOP
-        bucket = self._samples.get(self._turn)
+        bucket = self._samples.get(self.clock.stretch_start())
         return owner_of(bottom, bucket[-1].owner if bucket else None)
 
     def _report(self, start: float, end: float, samples: list[Sample]) -> None:
@@ -318,9 +271,9 @@ class Monitor:
             # last summary neither races it over the counts nor misses what it counts.
             self._done_lock.acquire(True, 1.0)
         try:
-            self._on_prepare()  # a turn still open (the program ended inside it) ends now
-            while self._closed:
-                start, end = self._closed.popleft()
+            self.clock.end_turn()  # a turn still open (the program ended inside it) ends now
+            while self.clock.closed:
+                start, end = self.clock.closed.popleft()
                 self._report(start, end, self._samples.pop(start, []))
             self._summary(force=True)
         except Exception:

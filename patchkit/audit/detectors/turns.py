@@ -156,6 +156,8 @@ class TurnClock:
 
     Offers what the sampler and the audit-event detector ask of a clock: ``blocks``
     (filled by :meth:`settle`) and ``stretch_start`` (here, the current turn's start).
+    The monitor takes the long turns from :attr:`closed` (``(start, end)`` pairs, oldest
+    first) itself, with its own samples.
 
     Args:
         threshold: Minimum block, in seconds.
@@ -169,7 +171,7 @@ class TurnClock:
         self.period = period
         self.blocks: list[RawBlock] = []
         self._turn = math.inf
-        self._closed: deque[tuple[float, float]] = deque(maxlen=_MAX_PENDING)
+        self.closed: deque[tuple[float, float]] = deque(maxlen=_MAX_PENDING)
         self._watchers: tuple[Any, Any] | None = None
         self._undo: Callable[[], None] = lambda: None
         self.active = False
@@ -187,26 +189,35 @@ class TurnClock:
         loop = hub.loop
         check = loop.check(ref=False, priority=2)  # EV_MAXPRI: first after the poll
         prepare = loop.prepare(ref=False, priority=-2)  # EV_MINPRI: last before it
-        check.start(self._on_check)
-        prepare.start(self._on_prepare)
+        check.start(self.begin_turn)
+        prepare.start(self.end_turn)
         self._watchers = (check, prepare)
         if hub:  # the loop runs: this greenlet is inside a turn
             self._turn = time.perf_counter()
         else:  # the first turn is the callbacks of the loop's first prepare
-            loop.run_callback(self._on_check)
+            loop.run_callback(self.begin_turn)
 
-    def _on_check(self) -> None:
+    def begin_turn(self) -> None:
+        """The ``check`` watcher's callback: a loop turn starts."""
         self._turn = time.perf_counter()
 
-    def _on_prepare(self) -> None:
+    def end_turn(self) -> None:
+        """The ``prepare`` watcher's callback: the turn ends; one over the threshold is
+        kept in :attr:`closed`."""
         now = time.perf_counter()
         start, self._turn = self._turn, math.inf
         if now - start > self.threshold:
-            self._closed.append((start, now))
+            self.closed.append((start, now))
 
     def stretch_start(self) -> float:
         """When the current turn began (``inf`` while the loop polls); any thread."""
         return self._turn
+
+    def forget(self) -> None:
+        """Drop the open turn and the long ones not yet taken (in a forked child, whose
+        watchers go on: the parent's turns are not its own)."""
+        self._turn = math.inf
+        self.closed.clear()
 
     def settle(self, samples: dict[float, list[Sample]]) -> None:
         """File the long turns that ended as blocks, one per greenlet part over the
@@ -214,8 +225,8 @@ class TurnClock:
         (frames are not kept past their turn). Parts held by the hub's own work are left
         to the sampler's hub-callback records.
         """
-        while self._closed:
-            start, end = self._closed.popleft()
+        while self.closed:
+            start, end = self.closed.popleft()
             taken = samples.pop(start, [])
             for part_start, part_end, _, group in segments(start, end, taken, self.period):
                 owner = group[0].owner if group else None
@@ -238,7 +249,7 @@ class TurnClock:
         """
         self.active = False
         self._undo()
-        self._on_prepare()
+        self.end_turn()
         watchers, self._watchers = self._watchers, None
         for watcher in watchers or ():
             try:
