@@ -64,37 +64,20 @@ class LoopClock:
 
     def start(self) -> None:
         """Install the timer on this thread's hub now, or when the hub is created."""
-        from gevent._hub_local import get_hub_if_exists
-        from gevent.hub import Hub
-
         from .sampler import original_thread_api
+        from .schedstat import RunDelay
+        from .turns import on_hub
 
         # The thread's own id: once patched, threading.get_ident() names the greenlet.
         self._get_ident = original_thread_api()[2]
-        from .schedstat import RunDelay
-
         self.active = True
         self._ident = self._get_ident()
         self._run_delay = RunDelay(threading.get_native_id())
-        hub = get_hub_if_exists()
-        if hub is not None:
-            self._install(hub)
-            return
-        original = Hub.__dict__["__init__"]
-        clock = self
-
-        def __init__(hub: Any, *args: Any, **kwargs: Any) -> None:
-            original(hub, *args, **kwargs)
-            if clock.active and clock._timer is None and clock._get_ident() == clock._ident:
-                try:
-                    clock._install(hub)
-                except Exception:  # never break the program's hub for the auditor's sake
-                    pass
-
-        Hub.__init__ = __init__
-        self._undo = lambda: setattr(Hub, "__init__", original)
+        self._undo = on_hub(self._install, self._get_ident)
 
     def _install(self, hub: Any) -> None:
+        if not self.active or self._timer is not None:
+            return
         timer = hub.loop.timer(self.period, self.period)
         timer.ref = False
         self._due = time.perf_counter() + self.period
