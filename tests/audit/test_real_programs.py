@@ -138,4 +138,5 @@ def test_an_explicit_collection_is_computation_at_its_call(audit, exact):
     block = only(run.findings("blocking"))
     assert (block["line"], block["function"]) == (14, "clear_caches"), block
     assert block["callee"] == "gc.collect" and "CPU work, not a wait" in block["message"]
-    assert "patchkit" not in json.dumps(block["stack"])
+    # (by function: a clone's own folder may be named patchkit)
+    assert not [f for f in block["stack"] if "GcPauses" in f["function"]], block["stack"]
