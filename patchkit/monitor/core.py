@@ -51,6 +51,7 @@ class Monitor:
         from gevent.monkey import get_original
 
         sleep = get_original("time", "sleep")
+        self._sleep = sleep
         self.settings = settings
         self.stall = StallMeter(sleep)  # the monitor's thread's own stall
         self.start_stall = StallMeter(sleep)  # the thread reading distributions at start
@@ -117,11 +118,17 @@ class Monitor:
         # own, one at a time with a GIL hand-over between them (at once they hold the GIL
         # ~150 ms), while the monitor's thread goes on sampling; events wait for them.
         # Started by the first long turn: ~75 ms of CPU that a program that never blocks
-        # the hub does not pay (10 % of a 0.6 s benchmark run).
+        # the hub does not pay (10 % of a 0.6 s benchmark run). It stands aside while a
+        # turn is overdue, so as not to take the GIL from the sampling of a block.
+        def pause() -> None:
+            self.start_stall.hand_over()
+            while self.running and \
+                    time.perf_counter() - self.clock.stretch_start() >= self.settings.threshold / 2:
+                self._sleep(self.settings.period)
+
         try:
             if self._attribution is not None:
-                self.start_stall.run(self._attribution.load_gradually,
-                                     self.start_stall.hand_over)
+                self.start_stall.run(self._attribution.load_gradually, pause)
         finally:
             self._ready = True
 

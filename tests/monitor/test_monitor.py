@@ -185,7 +185,7 @@ def test_a_cpu_block_alone_in_its_turn_is_one_block_and_no_lag(tmp_path):
             end = time.perf_counter() + 0.06
             while time.perf_counter() < end:
                 pass
-        gevent.sleep(0.3)  # the monitor reads the installed distributions once at start
+        gevent.sleep(0.3)
         for _ in range(10):
             gevent.spawn(cpu)
             gevent.sleep(0.1)
@@ -193,7 +193,9 @@ def test_a_cpu_block_alone_in_its_turn_is_one_block_and_no_lag(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert not _events(log, "lag"), _events(log)
     blocks = _events(log, "block")
-    assert len(blocks) == 10 and all(b["function"] == "cpu" for b in blocks), blocks
+    assert len(blocks) == 10, blocks
+    assert all(b["function"] == "cpu" for b in blocks), [(b["function"], b.get("detail"))
+                                                         for b in blocks]
     assert all(0.055 < b["duration_s"] < 0.2 for b in blocks), blocks
 
 
