@@ -7,14 +7,14 @@ bounded however long a process runs: at most ``_MAX_SITES`` call sites are track
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import sys
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable
+from typing import Any, Callable
 
 from .settings import MonitorSettings
 
@@ -142,7 +142,9 @@ class Sink:
                  pause: Callable[[], None] = lambda: None) -> None:
         self.settings = settings
         self._pause = pause
-        self._file: IO[str] | None = None
+        # A raw descriptor, O_APPEND for a file: each event is one write(), so the lines
+        # of processes sharing the log (gunicorn's workers) never interleave or tear.
+        self._fd: int | None = None
         self._histograms: tuple[Any, Any] | None = None
         self._pid = 0
 
@@ -150,12 +152,16 @@ class Sink:
         """Open the log (again, in a forked child) and register metrics once."""
         self._pid = os.getpid()
         log = self.settings.log
-        if log == "off":
-            self._file = None
-        elif log in (None, "-"):
-            self._file = _real_stderr()
-        else:
-            self._file = open(log, "a", encoding="utf-8", buffering=1)
+        if self._fd is not None:  # the parent's, in a forked child
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        if log in (None, "-"):
+            with contextlib.suppress(OSError):
+                self._fd = os.dup(2)  # the real standard error, whatever sys.stderr is
+        elif log != "off":
+            self._fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                               0o644)
         if self.settings.metrics and self._histograms is None:
             self._histograms = _histograms(self.settings.metrics_port)
 
@@ -164,8 +170,10 @@ class Sink:
         if self._pid != os.getpid():
             self.open()
         try:
-            if self._file is not None:
-                self._file.write(self._dumps(event) + "\n")
+            if self._fd is not None:
+                data = (self._dumps(event) + "\n").encode("utf-8", "replace")
+                while data:
+                    data = data[os.write(self._fd, data):]
             if self.settings.logging:
                 logger.warning(_text(event), extra={"patchkit_event": event, **{
                     k: v for k, v in event.items() if k not in _RESERVED}})
@@ -208,13 +216,6 @@ def _text(event: dict[str, Any]) -> str:
     if kind == "lag":
         return f"hub loop ran {event['duration_s'] * 1000:.1f} ms late"
     return f"hub blocking summary: {len(event.get('sites', []))} call site(s)"
-
-
-def _real_stderr() -> IO[str]:
-    try:
-        return os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
-    except OSError:
-        return sys.__stderr__ or sys.stderr
 
 
 def _histograms(port: int | None) -> tuple[Any, Any] | None:

@@ -37,7 +37,9 @@ def _run(tmp_path: Path, code: str, monitor: str | None, timeout: float = 60):
 
 
 def _events(path: Path, kind: str | None = None) -> list[dict]:
-    lines = path.read_text().splitlines() if path.exists() else []
+    text = path.read_text() if path.exists() else ""
+    # A live log: a line still being written (no newline yet) is not an event yet.
+    lines = text.splitlines()[:-1] if text and not text.endswith("\n") else text.splitlines()
     events = [json.loads(line) for line in lines]
     return [e for e in events if kind is None or e["event"] == kind]
 
@@ -322,3 +324,23 @@ def test_metrics_histograms_count_every_block(tmp_path):
     """, None)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "4"  # every block, though the rate limit sent one
+
+
+def test_processes_sharing_a_log_write_whole_lines(tmp_path):
+    # gunicorn's workers share one log: each event is one O_APPEND write, never torn.
+    log = tmp_path / "hub.jsonl"
+    writer = textwrap.dedent(f"""
+        import sys
+        from patchkit.monitor import parse
+        from patchkit.monitor.events import Sink
+        sink = Sink(parse("log={log}"))
+        sink.open()
+        for n in range(500):
+            sink.send({{"event": "block", "pid": int(sys.argv[1]), "n": n, "pad": "x" * 20000}})
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", writer, str(i)], env=_env(None))
+             for i in range(3)]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sorted((e["pid"], e["n"]) for e in events) == [(i, n) for i in range(3)
+                                                           for n in range(500)]
