@@ -31,7 +31,7 @@ def child_work() -> None:
 
 def child_main() -> None:
     gevent.joinall([gevent.spawn(child_work), gevent.spawn(gevent.sleep, 0.01)])
-    print(f"CHILD {os.getpid()}", flush=True)  # one write: children share stdout
+    os.write(1, f"CHILD {os.getpid()}\n".encode())  # one write: children share stdout
 
 
 if __name__ == "__main__":
