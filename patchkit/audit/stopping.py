@@ -9,9 +9,12 @@ the signal wakeup file descriptor, which starts the stop watchdog (see ``runner`
 
 from __future__ import annotations
 
+import dis
+import functools
 import os
 import signal
 import sys
+import types
 from typing import Any, Callable
 
 from .detectors.sampler import original_thread_api
@@ -199,16 +202,20 @@ def _must_wait(frame: Any) -> bool:
       waits). A stop raised there does not pass through the loop's error handling: it ends
       the hub, and the main greenlet, handed the error by the dying hub, cannot switch to
       it again -- the target's ``finally`` blocks fail with InvalidSwitchError and it
-      exits 1. Inside the loop (the handler's frame is ``Hub.run`` itself: the loop's C
-      code checks signals) gevent hands the error to the main greenlet. Engine code
+      exits 1. The same when the handler's frame is ``Hub.run`` itself anywhere but its
+      ``loop.run()`` line: on its first instruction (where Python checks for signals as a
+      function starts) or in a C call before the loop. On the ``loop.run()`` line the loop's
+      C code checked signals, and gevent hands the error to the main greenlet. Engine code
       called from a loop callback reads the same and is merely deferred too.
     """
     if frame.f_code.co_filename.startswith(_AUDIT_DIR):
         return True
     hub = getattr(sys.modules.get("gevent.hub"), "Hub", None)
     run_code = getattr(getattr(hub, "run", None), "__code__", None)
+    if frame.f_code is run_code:  # the loop's C code checked signals, or Hub.run is starting
+        return frame.f_lineno not in _loop_run_lines(run_code)
     gevent_dir, stdlib, site = _engine_folders()
-    engine_only = frame.f_code is not run_code  # the engine's code all the way down so far
+    engine_only = True  # the engine's code all the way down so far
     for _ in range(100):
         if frame is None:
             break
@@ -222,6 +229,16 @@ def _must_wait(frame: Any) -> bool:
             engine_only = False  # the target's code: a loop callback, or not in the hub
         frame = frame.f_back
     return False
+
+
+@functools.lru_cache(maxsize=4)
+def _loop_run_lines(run_code: types.CodeType) -> frozenset[int]:
+    """The lines of ``Hub.run`` that call ``loop.run()``: a signal handled with Hub.run's
+    frame on one of them came from inside the loop."""
+    return frozenset(
+        instruction.positions.lineno for instruction in dis.get_instructions(run_code)
+        if instruction.argval == "run" and instruction.opname.startswith("LOAD_")
+        and instruction.positions is not None and instruction.positions.lineno is not None)
 
 
 def _engine_folders() -> tuple[str, str, tuple[str, ...]]:
