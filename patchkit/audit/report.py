@@ -205,8 +205,8 @@ def _clip(text: str, width: int) -> str:
 
 
 def _render_processes(processes: list[ProcessInfo], console: Console) -> None:
-    console.rule(Text(f"{len(processes)} processes", style="bold"), align="left",
-                 characters="-")
+    console.print(Rule(Text(f"{len(processes)} processes", style="bold"), align="left",
+                       characters="-"), width=min(console.width, _RULE_WIDTH))
     argv = {info.pid: info.argv for info in processes}
     for info in processes:
         same = info.role == "fork" and argv.get(info.ppid) == info.argv

@@ -83,6 +83,19 @@ def test_terminal_view_groups_by_package_sorted_by_total_time():
     assert all(len(line) <= 80 for line in out.getvalue().splitlines())
 
 
+def test_headings_keep_80_columns_when_lines_are_not_wrapped():
+    from patchkit.audit.processes import ProcessInfo
+
+    out = io.StringIO()  # no terminal: lines are laid out unwrapped
+    report = _report()
+    report.processes = [ProcessInfo(pid, 1, role, ["python", "svc.py"], 0.0, 1.0, 0, True)
+                        for pid, role in [(10, "main"), (11, "fork")]]
+    render_terminal(report, make_console(out))
+    headings = [line for line in out.getvalue().splitlines() if line.endswith("---")]
+    assert any(line.startswith("2 processes ") for line in headings), out.getvalue()
+    assert len(headings) == 3 and all(len(line) == 80 for line in headings), headings
+
+
 def test_terminal_view_escapes_markup_in_user_text():
     out = io.StringIO()
     report = _report()
