@@ -33,7 +33,12 @@ def test_celery_gevent_worker_blocking_task(tmp_path: Path, redis_server: Redis)
     assert not [f for f in report["findings"] if f["kind"] == "unpatched"]
     found = findings_at(report, "tasksmod.py", "block")
     assert found and {pid for f in found for pid in f["pids"]} == {program.pid}, found
-    assert sum(f["count"] for f in found) >= TASKS and max(f["max_s"] for f in found) >= 0.05
+    # Every task's 80 ms is there. Tasks that ran back to back in one loop turn are told
+    # apart by the sampler's looks; a task no look saw (the sampler kept off the CPU for
+    # its whole 80 ms, as on CI's loaded 2 cores) is counted in its neighbour's block.
+    assert sum(f["total_s"] for f in found) >= TASKS * 0.08 * 0.95, found
+    assert 1 <= sum(f["count"] for f in found) <= TASKS, found
+    assert max(f["max_s"] for f in found) >= 0.08, found
 
 
 def test_celery_report_is_not_routed_through_its_logger(tmp_path: Path,
