@@ -8,6 +8,7 @@ patchkit.patch_all()
 
 import time  # noqa: E402
 
+import anyio  # noqa: E402,F401  (httpx imports it on the first Client: a start-up cost, not this case's)
 import gevent  # noqa: E402
 import httpx  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402

@@ -197,18 +197,19 @@ class Sampler:
                     break
                 woke = time.perf_counter()
 
+                late = woke - before - wait
+
                 def busy() -> bool:
                     # Late by more than a few ms, not counting time the OS kept this
                     # thread off the CPU: the hub's thread held the GIL, so it was
                     # running bytecode (CPU work), not waiting in a call that released
-                    # the GIL. Asked only for a sample: each read releases the GIL, a
-                    # hand-over the hub's thread pays for.
-                    late = woke - before - wait  # noqa: B023  (called in this pass)
-                    return late - ((own.read() or 0.0) - queued) > _GIL_BUSY  # noqa: B023
+                    # the GIL. Asked only for a sample, and read only when late.
+                    return late > _GIL_BUSY and (  # noqa: B023  (called in this pass)
+                        late - ((own.read() or 0.0) - queued) > _GIL_BUSY)  # noqa: B023
 
                 try:
                     self.tick()
-                    self.sample(busy)
+                    self.sample(busy, late > _GIL_BUSY)
                 except Exception:  # a frame vanished mid-read; the next sample will do
                     pass
         finally:
@@ -250,8 +251,14 @@ class Sampler:
         """
         if self._settle is None:
             return self.period
-        age, young = time.perf_counter() - self.stretch_start(), self.min_age
+        start = self.stretch_start()
+        age, young = time.perf_counter() - start, self.min_age
         if age >= young:
+            bucket = self.samples.get(start)
+            if bucket and len(bucket) >= 2 and bucket[-1].owner is not bucket[-2].owner:
+                # The last two looks saw different greenlets (a busy hub's long turn of
+                # many short runs): look every quarter threshold until one is seen twice.
+                return max(young / 2, self.period)
             return self.period
         if age < -1e9:  # no turn open (inf): the loop polls
             return young
@@ -277,11 +284,19 @@ class Sampler:
                 self.waits[block.start] = waited
             self._annotated += 1
 
-    def sample(self, busy: Callable[[], bool] = lambda: False) -> None:
+    def sample(self, busy: Callable[[], bool] = lambda: False, late: bool = True) -> None:
         """Take one sample if the hub thread is in an overdue, non-idle stretch.
 
         *busy()* says the hub's thread held the GIL when this thread woke (CPU work); it
-        is asked only when a sample is taken.
+        is asked only when a sample is taken. *late*: this thread woke late (the GIL was
+        held, or the OS kept it off a CPU), so the samples before it may have missed a
+        greenlet's whole run.
+
+        Timing by turn, the first sample of a greenlet's run in a turn is only whose it
+        is, unless this thread woke late: its stack is copied from the run's second sample
+        on. A run no second sample sees lasted under two periods, far under the
+        threshold; a busy server's long turns are mostly such runs, and copying each
+        stack was most of what the sampler cost it.
         """
         if self.paused:
             return
@@ -306,6 +321,14 @@ class Sampler:
                     self._keep(start, Sample(time.perf_counter(), (), None, held, work, held))
             return
         self._close_callback()
+        owner = None
+        if self._settle is not None:
+            last = self._last_owner(start)
+            owner = owner_of(bottom, last)
+            if owner is not last and not late and self.overdue is None:
+                if self.stretch_start() == start:
+                    self._keep(start, Sample(time.perf_counter(), (), None, held, owner, held))
+                return
         callee = resolve_callee(frame, self.originals())
         stack = capture_stack(frame)
         if self.stretch_start() != start:
@@ -315,7 +338,6 @@ class Sampler:
                 and time.perf_counter() - start > overdue[0]):
             self._overdue_start = start
             overdue[1](start, stack, callee)
-        owner = owner_of(bottom, self._last_owner(start)) if self._settle is not None else None
         self._keep(start, Sample(time.perf_counter(), stack, callee, held or callee is None,
                                  owner, held))
 
