@@ -28,9 +28,8 @@ import time
 import types
 from typing import Any
 
-from ..audit.detectors.sampler import HUB_LOOP, NO_FRAME, Sample
+from ..audit.detectors.sampler import HUB_LOOP, NO_FRAME, Sample, whose
 from ..audit.detectors.turns import TurnClock
-from ..audit.frames import bottom_of, owner_of
 from .events import Limiter, Sink, StallMeter, now_iso
 from .settings import MonitorSettings
 
@@ -225,11 +224,8 @@ class Monitor:
 
     def _owner(self, frame: types.FrameType) -> object:
         """Which greenlet (or hub callback) *frame* belongs to: its bottom frame."""
-        bottom, above = bottom_of(frame)
-        if bottom.f_code is self._hub_run:  # a callback the hub runs, or the loop itself
-            return above.f_code if above is not None else HUB_LOOP
         bucket = self._samples.get(self.clock.stretch_start())
-        return owner_of(bottom, bucket[-1].owner if bucket else None)
+        return whose(frame, self._hub_run, bucket[-1].owner if bucket else None)
 
     def _report(self, start: float, end: float, samples: list[Sample]) -> None:
         from .build import block_event, lag_event, segments

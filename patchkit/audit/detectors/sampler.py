@@ -26,7 +26,7 @@ from .schedstat import RunDelay
 from .switches import RawBlock
 
 __all__ = ["HUB_LOOP", "NO_FRAME", "UNSEEN", "HubCallback", "Sample", "Sampler", "dominant_callee",
-           "original_thread_api"]
+           "original_thread_api", "whose"]
 
 _MAX_SAMPLES_PER_STRETCH = 64  # (per owner's run, timing by turn)
 _MAX_SAMPLES_PER_TURN = 2_048
@@ -67,6 +67,16 @@ class Sample:
 HUB_LOOP = "hub loop"  # the owner of a sample of the hub running no Python callback
 NO_FRAME = "no Python frame"  # ... of a greenlet running a C function (spawned directly)
 UNSEEN = "unseen"  # the runner of a turn's part no sample saw (the GIL held throughout)
+
+
+def whose(frame: types.FrameType, hub_run: types.CodeType | None, previous: object) -> object:
+    """Whose a look at the hub's thread found running (timing by turn): the hub's own work
+    (a callback's code, or :data:`HUB_LOOP` when it runs none) or a greenlet's
+    (:func:`~patchkit.audit.frames.owner_of`; *previous*: the turn's last owner)."""
+    bottom, above = bottom_of(frame)
+    if bottom.f_code is hub_run:
+        return above.f_code if above is not None else HUB_LOOP
+    return owner_of(bottom, previous)
 
 
 def dominant_callee(callees: list[Callee | None]) -> Callee | None:
@@ -308,17 +318,15 @@ class Sampler:
             return
         frame = current_frames().get(self.hub_ident)
         if frame is None:
-            if self._settle is not None and self.stretch_start() == start:
-                self._keep(start, Sample(time.perf_counter(), (), None, True, NO_FRAME))
+            if self._settle is not None:
+                self._note(start, NO_FRAME, False, cpu=True)
             return
         held = busy()
         bottom, above = bottom_of(frame)
         if bottom.f_code is self._hub_run:
             self._hub_callback(frame, above if above is not None else True, held)
             if self._settle is not None:  # the hub's own work cuts the turn's parts
-                work = above.f_code if above is not None else HUB_LOOP
-                if self.stretch_start() == start:
-                    self._keep(start, Sample(time.perf_counter(), (), None, held, work, held))
+                self._note(start, above.f_code if above is not None else HUB_LOOP, held)
             return
         self._close_callback()
         owner = None
@@ -326,8 +334,7 @@ class Sampler:
             last = self._last_owner(start)
             owner = owner_of(bottom, last)
             if owner is not last and not late and self.overdue is None:
-                if self.stretch_start() == start:
-                    self._keep(start, Sample(time.perf_counter(), (), None, held, owner, held))
+                self._note(start, owner, held)
                 return
         callee = resolve_callee(frame, self.originals())
         stack = capture_stack(frame)
@@ -346,16 +353,18 @@ class Sampler:
         half the threshold): only whose it is, for the boundaries of its parts -- where
         a greenlet that goes on to block began. No stack: cheap."""
         frame = current_frames().get(self.hub_ident)
-        owner: object = NO_FRAME
-        held = True
-        if frame is not None:
-            held = busy()
-            bottom, above = bottom_of(frame)
-            owner = owner_of(bottom, self._last_owner(start))
-            if bottom.f_code is self._hub_run:
-                owner = above.f_code if above is not None else HUB_LOOP
+        if frame is None:
+            self._note(start, NO_FRAME, True)
+            return
+        held = busy()
+        self._note(start, whose(frame, self._hub_run, self._last_owner(start)), held)
+
+    def _note(self, start: float, owner: object, held: bool, cpu: bool | None = None) -> None:
+        """Keep a sample of whose the turn is, with no stack, unless the turn ended while
+        this thread looked."""
         if self.stretch_start() == start:
-            self._keep(start, Sample(time.perf_counter(), (), None, held, owner, held))
+            self._keep(start, Sample(time.perf_counter(), (), None,
+                                     held if cpu is None else cpu, owner, held))
 
     def _last_owner(self, start: float) -> object:
         bucket = self.samples.get(start)
