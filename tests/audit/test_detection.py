@@ -20,8 +20,11 @@ def test_stale_sleep_gives_stale_reference_late_patch_and_blocks_per_call(audit)
     assert block["file"].endswith("stale_helper.py") and block["line"] == 6
     assert block["count"] == 3
     assert block["callee"] == "time.sleep"
-    assert 0.06 <= block["max_s"] < 0.5
-    assert 0.18 <= block["total_s"] < 1.5
+    # Three 60 ms sleeps, in greenlets that may share a loop turn: by turn, each part is
+    # placed to within a millisecond (a look that lands on the hub between two greenlets
+    # takes a fraction of one out of their parts; CI saw 179.97 ms in all).
+    assert 0.059 <= block["max_s"] < 0.5
+    assert 0.177 <= block["total_s"] < 1.5
     assert "import stale_helper after patch_all()" in block["fix"]
     assert [f["function"] for f in block["stack"]][-2:] == ["worker", "nap"]
     late = only(run.findings("late-patch"))
