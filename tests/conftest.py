@@ -54,3 +54,22 @@ def run_cmd(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
 
     return run
 pytest_plugins = ["pytester"]
+
+UNAVAILABLE_LOG = "PATCHKIT_UNAVAILABLE_LOG"  # dev.py test reads it for its closing line
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Append each test skipped as unavailable here (tests/services.py ``unavailable``) to the
+    file ``PATCHKIT_UNAVAILABLE_LOG`` names, as ``nodeid<TAB>reason`` lines (xdist workers and
+    their controller may both write a test: the reader dedupes by node id)."""
+    log = os.environ.get(UNAVAILABLE_LOG)
+    if not (log and report.skipped and isinstance(report.longrepr, tuple)):
+        return
+    reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+    if reason.startswith("unavailable here: "):
+        reason = " ".join(reason.removeprefix("unavailable here: ").split())
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, f"{report.nodeid}\t{reason}\n".encode())
+        finally:
+            os.close(fd)

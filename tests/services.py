@@ -25,13 +25,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator, NoReturn, TypeVar
 
 import pytest
 
 __all__ = ["Postgres", "Redis", "GrpcServer", "postgres", "redis_server", "grpc_server",
            "start_postgres", "start_redis", "start_grpc_server", "ServiceUnavailable",
-           "free_port"]
+           "free_port", "unavailable", "UNAVAILABLE"]
 
 REQUIRE_ENV = "PATCHKIT_REQUIRE_SERVICES"
 
@@ -260,10 +260,23 @@ def _wait_for_ping(host: str, port: int, proc: subprocess.Popen[bytes]) -> bool:
     return False
 
 
-def _unavailable(exc: ServiceUnavailable) -> None:
+UNAVAILABLE = "unavailable here: "  # dev.py counts the skips whose reason starts so
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip a test this machine cannot run (a server, a package, a browser), with *reason*.
+
+    Under ``PATCHKIT_REQUIRE_SERVICES=1`` (CI) it fails instead, so a broken CI image cannot
+    pass by skipping. The skip's reason starts with :data:`UNAVAILABLE`, which ``dev.py test``
+    counts in its closing line.
+    """
     if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{exc} ({REQUIRE_ENV}=1, so this is a failure, not a skip)")
-    pytest.skip(str(exc))
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1, so this is a failure, not a skip)")
+    pytest.skip(UNAVAILABLE + reason)
+
+
+def _unavailable(exc: ServiceUnavailable) -> NoReturn:
+    unavailable(str(exc))
 
 
 T = TypeVar("T")

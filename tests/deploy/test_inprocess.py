@@ -5,7 +5,6 @@ merge into one with ``--render a.json b.json --json merged.json``."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -13,8 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-from services import REQUIRE_ENV, Redis
+from services import Redis, unavailable
 
 from .conftest import (APPS, Program, audit_command, celery_env, celery_worker_args,
                        deploy_env, enqueue, findings_at, free_port, gunicorn_args, load,
@@ -89,9 +87,8 @@ def _uwsgi() -> str:
     """The uwsgi binary installed beside this interpreter (pip's uwsgi package, compiled)."""
     found = shutil.which("uwsgi", path=str(Path(sys.executable).parent))
     if found is None:
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"uwsgi is not installed beside {sys.executable} ({REQUIRE_ENV}=1)")
-        pytest.skip("uwsgi is not installed (pip install uwsgi: it compiles, needs a C compiler)")
+        unavailable(f"uwsgi is not installed beside {sys.executable} (pip install uwsgi: "
+                    "it compiles, needs a C compiler)")
     return found
 
 

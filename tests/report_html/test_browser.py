@@ -18,6 +18,7 @@ from typing import Iterator
 import pytest
 
 from patchkit.audit.html import write_html
+from services import unavailable
 
 from .chromium import Browser, find_chromium
 from .conftest import ROOT, run_audit, synthetic_report
@@ -27,10 +28,7 @@ from .conftest import ROOT, run_audit, synthetic_report
 def browser() -> Iterator[Browser]:
     binary = find_chromium()
     if binary is None:
-        message = "chromium is not installed (apt-get install chromium)"
-        if os.environ.get("PATCHKIT_REQUIRE_SERVICES"):
-            pytest.fail(message + "; PATCHKIT_REQUIRE_SERVICES is set")
-        pytest.skip(message)
+        unavailable("chromium is not installed (apt-get install chromium)")
     chrome = Browser(binary)
     try:
         yield chrome
