@@ -255,11 +255,16 @@ class Monitor:
 
     def _summary(self, force: bool = False) -> None:
         rows = self.limiter.summary(force, self.stall.hand_over)
-        if rows is not None:
-            self.sink.send({"event": "summary", "time": now_iso(), "pid": os.getpid(),
-                            "period_s": self.settings.summary, "sites": rows,
-                            "monitor_worst_stall_s": round(self.stall.worst, 6),
-                            "monitor_start_stall_s": round(self.start_stall.worst, 6)})
+        lost = self.sink.lost
+        if rows is not None or lost:
+            summary = {"event": "summary", "time": now_iso(), "pid": os.getpid(),
+                       "period_s": self.settings.summary, "sites": rows or [],
+                       "monitor_worst_stall_s": round(self.stall.worst, 6),
+                       "monitor_start_stall_s": round(self.start_stall.worst, 6)}
+            if lost:
+                summary["lost_events"] = lost  # not written since the last summary
+            self.sink.lost -= lost
+            self.sink.send(summary)
 
     def close(self) -> None:
         """At exit (on the main thread): report the turns the thread had no time for, and

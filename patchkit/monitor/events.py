@@ -8,9 +8,12 @@ bounded however long a process runs: at most ``_MAX_SITES`` call sites are track
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import stat
+import sys
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -18,7 +21,7 @@ from typing import Any, Callable
 
 from .settings import MonitorSettings
 
-__all__ = ["Limiter", "Sink", "StallMeter"]
+__all__ = ["Limiter", "Sink", "StallMeter", "open_log", "write_line"]
 
 _MAX_SITES = 2_000
 _WINDOW = 60.0  # the rate limit's window: ``rate`` events per site per minute
@@ -147,38 +150,64 @@ class Sink:
         self._fd: int | None = None
         self._histograms: tuple[Any, Any] | None = None
         self._pid = 0
+        self._refused = ""
+        #: Events not written (a full disk, a FIFO nobody reads); reset by the summary.
+        self.lost = 0
 
     def open(self) -> None:
-        """Open the log (again, in a forked child) and register metrics once."""
+        """Open the log (again, in a forked child) and register metrics once.
+
+        Never raises and never blocks: a log that cannot be opened is said once on the
+        standard error the process started with, and tried again at the next event (a
+        FIFO's reader may start later); its events are counted as lost meanwhile.
+        """
         self._pid = os.getpid()
-        log = self.settings.log
         if self._fd is not None:  # the parent's, in a forked child
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
+        self._open_log()
+        if self.settings.metrics and self._histograms is None:
+            self._histograms = _histograms(self.settings.metrics_port)
+
+    def _open_log(self) -> None:
+        log = self.settings.log
         if log in (None, "-"):
             with contextlib.suppress(OSError):
                 self._fd = os.dup(2)  # the real standard error, whatever sys.stderr is
         elif log != "off":
-            self._fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                               0o644)
-        if self.settings.metrics and self._histograms is None:
-            self._histograms = _histograms(self.settings.metrics_port)
+            try:
+                self._fd = open_log(log)
+            except OSError as exc:
+                if self._refused != str(exc):
+                    self._refused = str(exc)
+                    with contextlib.suppress(Exception):
+                        print(f"patchkit.monitor: log={log}: {exc}; its events are counted "
+                              "as lost until it can be opened", file=sys.__stderr__)
 
     def send(self, event: dict[str, Any]) -> None:
-        """Write one event (never raises: a full disk must not break the program)."""
+        """Write one event (never raises: a full disk must not break the program).
+
+        An event is one whole line or nothing: a write that fails part-way (a full disk)
+        is cut back off a regular file, and the event is counted in :attr:`lost`, which the
+        next summary reports.
+        """
         if self._pid != os.getpid():
             self.open()
+        elif self._fd is None and self.settings.log not in (None, "-", "off"):
+            self._open_log()
         try:
             if self._fd is not None:
                 data = (self._dumps(event) + "\n").encode("utf-8", "replace")
-                while data:
-                    data = data[os.write(self._fd, data):]
+                if not write_line(self._fd, data):
+                    self.lost += 1
+            elif self.settings.log not in (None, "-", "off"):
+                self.lost += 1
             if self.settings.logging:
                 logger.warning(_text(event), extra={"patchkit_event": event, **{
                     k: v for k, v in event.items() if k not in _RESERVED}})
         except Exception:
-            pass
+            self.lost += 1
 
     def _dumps(self, event: dict[str, Any]) -> str:
         """One JSON line; a summary's rows a hundred at a time, handing the GIL over
@@ -206,6 +235,68 @@ class Sink:
 
 
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def open_log(path: str) -> int:
+    """Open the log at *path* for appending; returns the descriptor.
+
+    Never blocks: a FIFO with no reader is refused (``ENXIO``) rather than waited for, and
+    a FIFO or device stays non-blocking, so a full pipe drops an event instead of stopping
+    the program. A new file is created ``0600``: stacks name the program's code. In a
+    folder anyone may write to (``/tmp``), a symlink is not followed: another user could
+    point it at a file of the service's.
+
+    Raises:
+        OSError: it cannot be opened, or is a folder, socket or other non-file.
+    """
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
+    folder = os.path.dirname(os.path.abspath(path))
+    with contextlib.suppress(OSError):
+        if os.stat(folder).st_mode & stat.S_IWOTH:
+            flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OSError(exc.errno, "a FIFO with no reader (the monitor never waits for "
+                                     "one)") from None
+        if exc.errno == errno.ELOOP and flags & os.O_NOFOLLOW:
+            raise OSError(exc.errno, "a symlink in a folder anyone may write to (not "
+                                     "followed: name the file it points to)") from None
+        raise
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a file, FIFO or character device")
+    if stat.S_ISREG(mode):
+        os.set_blocking(fd, True)
+    return fd
+
+
+def write_line(fd: int, data: bytes) -> bool:
+    """Write *data* (one line) to *fd* whole; whether it was.
+
+    A regular file opened ``O_APPEND`` takes one ``write()`` whole, so lines of processes
+    sharing the log never interleave. Should a write fail part-way (a full disk), the part
+    written is cut off again (when nothing was appended after it), so the next event does
+    not glue onto a torn line. A pipe takes a line of up to 4 KiB (``PIPE_BUF``) whole or
+    not at all; a longer one may be cut by a full pipe.
+    """
+    try:
+        start = os.fstat(fd)
+    except OSError:
+        return False
+    written = 0
+    try:
+        while written < len(data):
+            written += os.write(fd, data[written:])
+        return True
+    except OSError:
+        if written and stat.S_ISREG(start.st_mode):
+            with contextlib.suppress(OSError):
+                if os.fstat(fd).st_size == start.st_size + written:
+                    os.ftruncate(fd, start.st_size)
+        return False
 
 
 def _text(event: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ Every key is documented in ``docs/monitor.md``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -50,6 +51,34 @@ class MonitorSettings:
     metrics_port: int | None = None
     period: float = 0.002
 
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            problem = _out_of_range(item.name, value)
+            if problem:
+                raise MonitorConfigError(f"{item.name}={value!r} {problem}")
+
+
+# Each number's range: finite, and no larger than the threads' waits and the standard
+# library's timeouts take (threshold=1e300 overflowed a lock's timeout and killed the
+# monitor's thread). The lower bounds keep the thread from spinning.
+_RANGES: dict[str, tuple[float, float]] = {
+    "threshold": (0.001, 86_400.0), "summary": (0.1, 86_400.0), "period": (0.0005, 60.0),
+    "rate": (0, 1_000_000), "stack": (1, 10_000), "metrics_port": (1, 65_535),
+}
+
+
+def _out_of_range(name: str, value: Any) -> str | None:
+    """What is wrong with *value* for the number setting *name*, or None."""
+    bounds = _RANGES.get(name)
+    if bounds is None or value is None:
+        return None
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or not low <= value <= high:
+        return f"must be a number from {low:g} to {high:g}"
+    return None
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -60,12 +89,8 @@ def _convert(key: str, kind: Any, text: str) -> Any:
     try:
         if kind in ("float", float):
             value: Any = float(text)
-            if not value > 0:
-                raise ValueError
         elif kind in ("int", int, "int | None"):
             value = int(text)
-            if value < 0:
-                raise ValueError
         elif kind in ("bool", bool):
             if text.lower() not in _TRUE | _FALSE:
                 raise ValueError
@@ -74,8 +99,10 @@ def _convert(key: str, kind: Any, text: str) -> Any:
             value = text
     except ValueError:
         raise MonitorConfigError(
-            f"{ENV}: {key}={text!r} is not a valid {str(kind).split()[0]} "
-            "(numbers must be more than 0)") from None
+            f"{ENV}: {key}={text!r} is not a valid {str(kind).split()[0]}") from None
+    problem = _out_of_range(key, value)
+    if problem:
+        raise MonitorConfigError(f"{ENV}: {key}={text!r} {problem}")
     return value
 
 
