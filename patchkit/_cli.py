@@ -1,21 +1,31 @@
-"""What every patchkit command shares: ``--version``, usage errors, report width.
+"""What every patchkit command shares: ``--version``, usage errors, broken pipes, width.
 
-Each command (``python -m patchkit``, ``patchkit.audit``, ``patchkit.static``,
-``patchkit.conformance`` and the ``patchkit`` script) answers ``--version`` with the
-same line, reports bad usage as argparse does (a ``usage:`` line, then
-``PROG: error: MESSAGE``, exit status 2), and prints reports whole-lined when its
+Each command (``python -m patchkit``, ``patchkit.audit``, ``patchkit.knowledge``,
+``patchkit.static``, ``patchkit.conformance`` and the ``patchkit`` script) answers
+``--version`` with the same line, reports bad usage as argparse does (a ``usage:`` line,
+then ``PROG: error: MESSAGE``, exit status 2), ends quietly with status 141 when the
+reader of its output goes away (``| head -1``), and prints reports whole-lined when its
 output is not a terminal. Nothing here imports gevent or rich.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
-from typing import IO, Any, Sequence
+from typing import IO, Any, Callable, ParamSpec, Sequence
 
-__all__ = ["USAGE_EXIT", "VersionAction", "version_text", "usage_error", "report_width"]
+__all__ = ["USAGE_EXIT", "BROKEN_PIPE_EXIT", "VersionAction", "version_text", "usage_error",
+           "report_width", "quiet_broken_pipe"]
 
 USAGE_EXIT = 2
+
+# 128 + SIGPIPE: the status a shell shows for any program whose reader stopped reading
+# (`yes | head -1`, `git log | head -1`), so `set -o pipefail` scripts see the same.
+BROKEN_PIPE_EXIT = 141
+
+_P = ParamSpec("_P")
 
 # Wide enough that no report line is wrapped, folded or cut when piped or in CI logs.
 _UNLIMITED = 10_000
@@ -84,3 +94,55 @@ def report_width(file: IO[str]) -> int | None:
     except (AttributeError, ValueError):
         terminal = False
     return None if terminal else _UNLIMITED
+
+
+def quiet_broken_pipe(main: Callable[_P, int]) -> Callable[_P, int]:
+    """Wrap a command's ``main`` so a reader that goes away ends it quietly.
+
+    When standard output is a pipe whose reader has closed it (``cmd | head -1``), the
+    wrapped function returns :data:`BROKEN_PIPE_EXIT` (141) instead of ending in a
+    ``BrokenPipeError`` traceback, or in ``Exception ignored ... BrokenPipeError`` and
+    status 120 from the interpreter's own flush at exit: stdout is flushed before
+    returning (and before a ``SystemExit``, such as argparse's after ``--help``, goes
+    on), and on the error it is pointed at ``os.devnull`` so that no later flush fails
+    again. rich's ``Console``, which handles the error itself by exiting 1, ends with
+    141 too. Nothing is printed on stderr. Other exceptions and exit statuses pass
+    through unchanged.
+    """
+
+    @functools.wraps(main)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> int:
+        try:
+            status = main(*args, **kwargs)
+        except BrokenPipeError:
+            return _broken_pipe()
+        except SystemExit as exc:
+            # rich's Console.on_broken_pipe raises SystemExit(1) inside its handler.
+            if isinstance(exc.__context__, BrokenPipeError) or not _flushed():
+                return _broken_pipe()
+            raise
+        return status if _flushed() else _broken_pipe()
+
+    return wrapper
+
+
+def _flushed() -> bool:
+    """Flush stdout here, not at interpreter exit, where a failure can only be reported."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return False
+    except (AttributeError, ValueError):  # stdout replaced by None, or closed
+        pass
+    return True
+
+
+def _broken_pipe() -> int:
+    """Point descriptor 1 at ``os.devnull`` (the buffered rest has nowhere to go); 141."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout replaced or already closed
+        pass
+    return BROKEN_PIPE_EXIT

@@ -21,7 +21,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from patchkit import __version__
-from patchkit._cli import VersionAction, report_width, usage_error
+from patchkit._cli import VersionAction, quiet_broken_pipe, report_width, usage_error
 from patchkit.audit.atomic import check_writable, write_atomic
 
 from ._runner import RunOptions, run_all
@@ -154,8 +154,13 @@ def _emit(report: Report, args: argparse.Namespace, console: Console) -> None:
     render_rich(report, console)
 
 
+@quiet_broken_pipe
 def main(argv: list[str] | None = None) -> int:
-    """Run the harness; returns the process exit status (2, naming the problem, for bad usage)."""
+    """Run the harness; returns the process exit status.
+
+    0 when patchkit's column is nowhere worse than gevent's, 1 otherwise, 2 (naming the
+    problem) for bad usage, 141 when the reader of its output goes away (``| head -1``).
+    """
     parser = _parser()
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)

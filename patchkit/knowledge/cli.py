@@ -7,7 +7,8 @@
     python -m patchkit.knowledge --installed --json  # the same as JSON (patchkit.knowledge/1)
 
 Exit status: 0; 1 when a NAME is not in the knowledge base (the others are still shown);
-2 for bad usage (one line on stderr, no traceback).
+2 for bad usage (one line on stderr, no traceback); 141 when the reader of the output goes
+away (``| head -1``), quietly.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import textwrap
 from dataclasses import asdict
 from typing import Any
 
+from .._cli import VersionAction, quiet_broken_pipe
 from . import KnowledgeBase, KnowledgeError, Library, installed_version, knowledge_base
 
 __all__ = ["main", "entry_dict", "SCHEMA"]
@@ -96,10 +98,10 @@ def _table(entries: list[tuple[Library, str | None]]) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from patchkit import __version__
-
     parser = argparse.ArgumentParser(
-        prog=PROG, description="How libraries behave under gevent, and what to do about it.")
+        prog=PROG, description="How libraries behave under gevent, and what to do about it.",
+        epilog="Exit status: 0; 1 when a NAME is not in the knowledge base (the others are "
+               "still shown); 2 for bad usage.")
     parser.add_argument("names", nargs="*", metavar="NAME",
                         help="an import, distribution or standard-library call name "
                              "(psycopg2, psycopg2-binary, os.system)")
@@ -107,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="list every known library installed in this environment")
     parser.add_argument("--all", action="store_true", help="list the whole knowledge base")
     parser.add_argument("--json", action="store_true", help="print JSON (patchkit.knowledge/1)")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     return parser
 
 
@@ -128,6 +130,7 @@ def _select(kb: KnowledgeBase, options: argparse.Namespace) -> tuple[
     return [(lib, version) for lib, version in everything if version is not None], []
 
 
+@quiet_broken_pipe
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (see the module docstring)."""
     parser = _parser()

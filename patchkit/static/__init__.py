@@ -20,7 +20,7 @@ import os
 import sys
 from typing import NoReturn
 
-from .._cli import VersionAction, usage_error
+from .._cli import VersionAction, quiet_broken_pipe, usage_error
 from .inventory import ScanPathError
 from .model import SCHEMA, ScanReport, StaticFinding
 from .scan import Scanner, scan
@@ -65,6 +65,7 @@ def _check_json_path(path: str) -> None:
         raise _UsageError(f"cannot write the report to {path}: not writable")
 
 
+@quiet_broken_pipe
 def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     """Run the scan from a command line; returns the exit status.
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     Returns:
         0; 1 with ``--strict`` when something blocks or is unknown; 2 for bad usage or a
         path that cannot be scanned (a ``usage:`` line and one error line on stderr, no
-        traceback).
+        traceback); 141 when the reader of its output goes away (``| head -1``).
     """
     from .render import make_console, render, write_json
 

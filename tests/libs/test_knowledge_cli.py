@@ -69,6 +69,34 @@ def test_usage_errors_exit_2_without_a_traceback(run_cmd) -> None:
         assert proc.stderr.startswith("usage:") and "Traceback" not in proc.stderr
 
 
-def test_version(run_cmd) -> None:
+def test_version_has_the_details_every_command_prints(run_cmd) -> None:
+    from patchkit._cli import version_text
+
     proc = run_cmd("-m", "patchkit.knowledge", "--version")
-    assert proc.returncode == 0 and proc.stdout.strip().endswith(__version__)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == version_text("python -m patchkit.knowledge") + "\n"
+    assert proc.stdout.startswith(f"python -m patchkit.knowledge {__version__} (gevent ")
+    assert ", CPython 3." in proc.stdout
+
+
+def test_all_into_head_ends_quietly(tmp_path) -> None:
+    """``python -m patchkit.knowledge --all | head -1``: no traceback, 0 or 141 (racy)."""
+    import subprocess
+    import sys
+
+    from conftest import _env
+
+    env = _env()
+    env.pop("PYTHONUNBUFFERED", None)  # a pipe's stdout is block-buffered, as in a shell
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-m", "patchkit.knowledge", "--all"],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().split() == [b"library", b"version", b"behaviour",
+                                                  b"patcher"]
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        assert proc.wait(timeout=60) in (0, 141), err
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err
