@@ -5,29 +5,33 @@ Patches the process, then runs the program exactly as ``python`` would.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
-USAGE = """\
-usage: {prog} [options] (script.py | -m module | module) [args ...]
+from ._cli import VersionAction, quiet_broken_pipe
 
-Patch the standard library through gevent, then run the program as python would:
-its arguments, sys.path[0], __main__, exit status and tracebacks are python's.
+_PROGRAM = "(script.py | -m module | module) [args ...]"
+_DESCRIPTION = ("Patch the standard library through gevent, then run the program as python "
+                "would: its arguments, sys.path[0], __main__, exit status and tracebacks are "
+                "python's. patchkit's options go before the program; everything from the "
+                "program on is the program's.")
+_EPILOG = ("Exit status: the program's own; 2 (a usage line and one error line, nothing run) "
+           "for bad usage, an unknown patcher or a program that cannot be found; 141 when "
+           "the reader of --list, --help or --version goes away (| head -1).")
 
-options (before the program; everything after it is the program's):
-  --no-NAME      do not apply patcher NAME (e.g. --no-ssl); repeatable
-  --only NAME    apply only the named patcher(s); repeatable; not with --no-NAME
-  --list         list the registered patchers and exit
-  --version      print patchkit's version and exit
-  -h, --help     show this help and exit
-"""
-
+# These answer on their own: with anything else on the line they are a usage error.
 _ALONE = ("-h", "--help", "--list", "--version")
 
 
 class _UsageError(Exception):
     """Bad command line; the message is one line for the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
 
 
 def _prog() -> str:
@@ -36,6 +40,94 @@ def _prog() -> str:
     return name if name and name not in ("__main__.py", "-c", "-m") else "python -m patchkit"
 
 
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    """patchkit's option parser; one ``--no-NAME`` per registered patcher name and alias.
+
+    It parses the options only: :func:`split_argv` cuts the program off first, since
+    the program's own arguments may look like patchkit's options.
+    """
+    from ._core import registry
+
+    parser = _Parser(prog=prog, usage=f"{prog} [options] {_PROGRAM}", description=_DESCRIPTION,
+                     epilog=_EPILOG, allow_abbrev=False)
+    parser.add_argument("program", nargs="*", metavar="script.py | -m module | module",
+                        help="the program to run and its arguments, as after python")
+    parser.add_argument("--only", action="append", default=[], metavar="NAME",
+                        help="apply only the named patcher(s); repeatable; not with --no-NAME")
+    parser.add_argument("--list", action="store_true",
+                        help="list the registered patchers and exit")
+    parser.add_argument("--version", action=VersionAction)
+    group = parser.add_argument_group(
+        "patchers", "Every default patcher is applied but those named here; --list describes "
+        "each.")
+    for spec in registry().ordered():
+        names = [f"--no-{name}" for name in (spec.name, *spec.aliases)]
+        group.add_argument(*names, dest="off", action="append_const", const=spec.name,
+                           default=[], help=f"do not apply the {spec.name} patcher")
+    return parser
+
+
+def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(options, program)``: the program starts at ``-m``, ``-`` or the first non-option.
+
+    A ``--`` ends the options and is dropped (for a program whose name starts with ``-``).
+
+    Raises:
+        _UsageError: ``--only`` without a patcher name after it.
+    """
+    args = list(argv)
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            return args[:index], args[index + 1:]
+        if arg == "-m" or arg == "-" or not arg.startswith("-"):
+            break
+        if arg == "--only":
+            if index + 1 == len(args) or args[index + 1].startswith("-"):
+                raise _UsageError("--only needs a patcher name, e.g. --only time")
+            index += 1
+        index += 1
+    return args[:index], args[index:]
+
+
+def _check_alone(options: list[str], program: list[str]) -> None:
+    """--help, --list and --version with anything else on the line is a mistake, not a mix."""
+    alone = [arg for arg in options if arg in _ALONE]
+    if not alone or len(options) + len(program) == 1:
+        return
+    others = [arg for arg in options + program if arg != alone[0]]
+    raise _UsageError(f"{alone[0]} takes no other arguments (got {' '.join(others)!r})")
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> tuple[
+        argparse.Namespace, list[str]]:
+    """The options and the program's argv (--help and --version alone are answered before).
+
+    Raises:
+        _UsageError: an unknown option, --help/--list/--version with other arguments, or
+            --only with --no-NAME.
+        UnknownPatcherError: ``--no-NAME`` or ``--only NAME`` for a patcher not registered.
+    """
+    from ._core import registry
+
+    options, program = split_argv(argv)
+    _check_alone(options, program)
+    namespace, unknown = parser.parse_known_args(options)
+    for option in unknown:
+        if option.startswith("--no-") and len(option) > 5:
+            registry().resolve(option[5:])  # raises, naming the patchers there are
+        raise _UsageError(f"unknown option {option!r} (patchkit's options go before the "
+                          "program)")
+    namespace.only = [registry().resolve(name).name for name in namespace.only]
+    if namespace.only and namespace.off:
+        no = " ".join(f"--no-{name}" for name in dict.fromkeys(namespace.off))
+        raise _UsageError(f"--only and {no} contradict each other: --only applies just the "
+                          "patchers it names, so leave out the --no- options")
+    return namespace, program
+
+
+@quiet_broken_pipe
 def _list_patchers() -> int:
     from ._core import registry
 
@@ -47,57 +139,14 @@ def _list_patchers() -> int:
     return 0
 
 
-def _parse(argv: Sequence[str]) -> tuple[dict[str, bool], list[str], list[str]]:
-    """Split patchkit's options from the program; returns (flags, only, program argv).
-
-    Raises:
-        _UsageError: an unknown or incomplete option, or --only with --no-NAME.
-        UnknownPatcherError: a patcher name that is not registered.
-    """
-    from ._core import registry
-
-    flags: dict[str, bool] = {}
-    only: list[str] = []
-    rest = list(argv)
-    while rest and rest[0].startswith("-") and rest[0] != "-m":
-        option = rest.pop(0)
-        if option == "--only":
-            if not rest or rest[0].startswith("-"):
-                raise _UsageError("--only needs a patcher name, e.g. --only time")
-            only.append(registry().resolve(rest.pop(0)).name)
-        elif option.startswith("--only="):
-            only.append(registry().resolve(option.partition("=")[2]).name)
-        elif option.startswith("--no-") and len(option) > 5:
-            flags[registry().resolve(option[5:]).name] = False
-        elif option == "--":
-            break
-        elif option in _ALONE:
-            raise _UsageError(f"{option} takes no other arguments")
-        else:
-            raise _UsageError(f"unknown option {option!r} (patchkit's options go before "
-                              "the program)")
-    if only and flags:
-        no = " ".join(f"--no-{name}" for name in flags)
-        raise _UsageError(f"--only and {no} contradict each other: --only applies just the "
-                          "patchers it names, so leave out the --no- options")
-    return flags, only, rest
-
-
-def _alone(args: list[str], prog: str) -> int | None:
-    """Answer --help, --list and --version; None when the command line is something else."""
-    if not args or args[0] not in _ALONE:
-        return None
-    if len(args) > 1:
-        raise _UsageError(f"{args[0]} takes no other arguments (got {' '.join(args[1:])!r})")
-    if args[0] == "--version":
-        from ._cli import version_text
-
-        print(version_text(prog))
-        return 0
-    if args[0] == "--list":
-        return _list_patchers()
-    print(USAGE.format(prog=prog), end="")
-    return 0
+@quiet_broken_pipe
+def _answer(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    """Print --help or --version (argparse's actions exit; here that is the status)."""
+    try:
+        parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    return 0  # pragma: no cover - parse_args exits for --help and --version
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,7 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The program's exit status; 2 (a ``usage:`` line and one error line on stderr,
-        nothing run) for bad usage, an unknown patcher, or a program that cannot be found.
+        nothing run) for bad usage, an unknown patcher, or a program that cannot be found;
+        141 when the reader of ``--list``, ``--help`` or ``--version`` goes away (the
+        program's own output is left to behave as under ``python``).
     """
     from ._cli import usage_error
     from ._errors import PatchkitError
@@ -116,22 +167,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     prog = _prog()
     args = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(prog)
     try:
-        answered = _alone(args, prog)
-        if answered is not None:
-            return answered
-        flags, only, program = _parse(args)
+        if args in (["-h"], ["--help"], ["--version"]):
+            return _answer(parser, args)
+        options, program = _parse(parser, args)
+        if options.list:
+            return _list_patchers()
         target = parse_target(program)
     except (_UsageError, PatchkitError) as exc:
-        return usage_error(USAGE.format(prog=prog), prog, str(exc))
+        return usage_error(parser.format_usage(), prog, str(exc))
 
     import patchkit
 
     try:
-        if only:
-            patchkit.patch(*only)
+        if options.only:
+            patchkit.patch(*options.only)
         else:
-            patchkit.patch_all(**flags)
+            patchkit.patch_all(**{name: False for name in options.off})
     except PatchkitError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import NoReturn
 
-from patchkit._cli import VersionAction, usage_error
+from patchkit._cli import VersionAction, quiet_broken_pipe, usage_error
 from patchkit._run import TargetError, parse_target
 
 from .config import (DEFAULT_FLUSH, DEFAULT_GRACE, DEFAULT_THRESHOLD, STUCK_EXIT_CODE, AuditConfig,
@@ -125,6 +125,9 @@ def _render(namespace: argparse.Namespace, more: list[str]) -> RenderConfig:
         if not os.path.isfile(source):
             raise ConfigError(f"--render {source}: no such file (--render runs nothing: "
                               "give it saved --json reports only)")
+    if namespace.json == "-":
+        raise ConfigError("--render writes --json to a file only: give it a path, e.g. "
+                          "--json all.json (--json - is for a live audit)")
     json_path = _output(namespace.json, "--json") if namespace.json is not None else None
     return RenderConfig(sources, _output(namespace.html, "--html"),
                         _output(namespace.sarif, "--sarif"), os.getcwd(), namespace.quiet,
@@ -166,8 +169,13 @@ def parse(argv: list[str]) -> AuditConfig | RenderConfig:
                        flush_interval=namespace.flush, exact=namespace.exact)
 
 
+@quiet_broken_pipe
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, then hand over to the runner (or the static scan for --static)."""
+    """Entry point: parse, then hand over to the runner (or the static scan for --static).
+
+    Returns the runner's exit status; 2 for bad usage; 141 when the reader of the output
+    goes away (``| head -1``), quietly.
+    """
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--static"]:
         from patchkit.static import main as static_main

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import _env
 
 import patchkit
+from patchkit._cli import BROKEN_PIPE_EXIT
 
-MODULES = ["patchkit", "patchkit.audit", "patchkit.static", "patchkit.conformance"]
+MODULES = ["patchkit", "patchkit.audit", "patchkit.knowledge", "patchkit.static",
+           "patchkit.conformance"]
 VERSION_LINE = re.compile(r"^(?P<prog>.+) (?P<version>\S+) \(gevent \S+, CPython 3\.\d+\.\d+\)$")
 
 
@@ -101,3 +106,104 @@ def test_static_report_keeps_whole_lines_when_piped(run_cmd) -> None:
         name = finding["distribution"] or finding["packages"][0]
         wanted = f"  {name} ({finding['verdict']}): {finding['fix'] or '-'}"
         assert wanted in lines, (wanted, proc.stderr)  # one line each, however long
+
+
+def test_patchkit_help_is_argparse_and_names_every_patcher(run_cmd) -> None:
+    from patchkit.__main__ import build_parser
+
+    proc = run_cmd("-m", "patchkit", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == build_parser("python -m patchkit").format_help()
+    assert proc.stdout.startswith(
+        "usage: python -m patchkit [options] (script.py | -m module | module) [args ...]\n")
+    for option in ("--only NAME", "--list", "--version", "-h, --help"):
+        assert f"\n  {option}" in proc.stdout, option
+    for spec in patchkit.registry().ordered():
+        names = ", ".join(f"--no-{name}" for name in (spec.name, *spec.aliases))
+        assert f"\n  {names}" in proc.stdout, names
+
+
+@pytest.mark.parametrize("args", [["--no-thread", "--only", "time"], ["--only=time", "--no-ssl"]])
+def test_patchkit_no_options_take_aliases_and_still_refuse_only(run_cmd, args) -> None:
+    proc = run_cmd("-m", "patchkit", *args, "x.py")
+    assert proc.returncode == 2 and "contradict each other" in proc.stderr, proc.stderr
+
+
+def test_patchkit_options_are_not_abbreviated(run_cmd, tmp_path) -> None:
+    (tmp_path / "show.py").write_text("print('ran')\n")
+    proc = run_cmd("-m", "patchkit", "--lis")
+    assert proc.returncode == 2 and "unknown option '--lis'" in proc.stderr, proc.stderr
+    proc = run_cmd("-m", "patchkit", "--", "show.py", "--list")  # the program's --list
+    assert (proc.returncode, proc.stdout) == (0, "ran\n"), proc.stderr
+
+
+def _closed_pipe_run(args: list[str], buffered: bool) -> subprocess.CompletedProcess:
+    """Run ``python ARGS`` with stdout a pipe nobody reads: its first write fails."""
+    env = _env()
+    if buffered:  # a real pipe's stdout is block-buffered unless PYTHONUNBUFFERED says not
+        env.pop("PYTHONUNBUFFERED", None)
+    else:
+        env["PYTHONUNBUFFERED"] = "1"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, *args], stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=120, env=env)
+    finally:
+        os.close(write_end)
+
+
+BROKEN_PIPE_COMMANDS = [
+    ["-m", "patchkit", "--list"], ["-m", "patchkit", "--version"], ["-m", "patchkit", "--help"],
+    *[["-m", module, "--version"] for module in MODULES[1:]],
+    *[["-m", module, "--help"] for module in MODULES[1:]],
+    ["-m", "patchkit.knowledge", "--all"], ["-m", "patchkit.static"],
+]
+
+
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("args", BROKEN_PIPE_COMMANDS, ids=" ".join)
+def test_a_closed_pipe_ends_every_command_quietly(args: list[str], buffered: bool) -> None:
+    proc = _closed_pipe_run(args, buffered)
+    assert proc.stderr == "", proc.stderr  # no traceback, no "Exception ignored"
+    # 141 = 128 + SIGPIPE, as a shell shows for `yes | head -1`; --help unbuffered is 0
+    # because argparse itself lets its failed write go.
+    assert proc.returncode in (BROKEN_PIPE_EXIT, 0)
+    if buffered or "--help" not in args:
+        assert proc.returncode == BROKEN_PIPE_EXIT
+
+
+def test_list_into_head_never_ends_in_a_traceback(tmp_path) -> None:
+    """``python -m patchkit --list | head -1``: the reader goes away after one line (racy)."""
+    env = _env()
+    env.pop("PYTHONUNBUFFERED", None)
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-m", "patchkit", "--list"], cwd=tmp_path,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().split()[0] == b"os"
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        status = proc.wait(timeout=60)
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err
+        assert status in (0, BROKEN_PIPE_EXIT), (status, err)
+
+
+def test_a_program_run_by_patchkit_keeps_python_s_broken_pipe(tmp_path) -> None:
+    """Only patchkit's own output is quieted; the program's is python's (its traceback, 1)."""
+    (tmp_path / "hi.py").write_text("print('hi')\n")
+    plain = _closed_pipe_run([str(tmp_path / "hi.py")], buffered=False)
+    patched = _closed_pipe_run(["-m", "patchkit", str(tmp_path / "hi.py")], buffered=False)
+    assert plain.returncode == patched.returncode == 1
+    assert "BrokenPipeError" in patched.stderr and "hi.py" in patched.stderr
+
+
+def test_render_refuses_json_to_stdout_saying_why(run_cmd, tmp_path) -> None:
+    saved = tmp_path / "r.json"
+    saved.write_text("{}")
+    proc = run_cmd("-m", "patchkit.audit", "--render", str(saved), "--json", "-")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "python -m patchkit.audit: error: --render writes --json to a file only: give it a "
+        "path, e.g. --json all.json (--json - is for a live audit)")
