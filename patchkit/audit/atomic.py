@@ -3,13 +3,16 @@
 Every report format (JSON, HTML, SARIF) goes through :func:`write_atomic`: a temporary
 file in the destination folder, flushed and fsynced, then ``os.replace``d over the
 destination, so a reader (a CI upload step, a browser reloading the page) never sees
-half a report and an interrupted write leaves the previous file intact.
+half a report and an interrupted write leaves the previous file intact. A path that is a
+device or a FIFO is written in place, never replaced; a symlink keeps pointing where it did.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import sys
 import tempfile
 from typing import IO
@@ -38,12 +41,29 @@ def reserve_stdout() -> None:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write *text* (UTF-8) to *path* atomically.
+    """Write *text* (UTF-8) to *path*: a regular file atomically, anything else in place.
+
+    A regular file (or none yet) is replaced whole: a temporary file in its folder, flushed
+    and fsynced, then renamed over it. A symlink is followed, so it keeps pointing where it
+    did and its target is what is replaced. A character device (``/dev/null``, a terminal)
+    or a FIFO is opened and written, never replaced -- renaming a file over ``/dev/null``
+    as root would replace the machine's null device. A FIFO with no reader is an error, not
+    a wait.
 
     Raises:
-        OSError: the folder cannot be written; *path* is left as it was.
+        OSError: it cannot be written (the message says why); *path* is left as it was.
     """
-    folder = os.path.dirname(os.path.abspath(path))
+    path = os.path.realpath(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = stat.S_IFREG
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        _write_in_place(path, text.encode("utf-8"))
+        return
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EINVAL, f"{path} is not a file, FIFO or character device")
+    folder = os.path.dirname(path)
     fd, temp = tempfile.mkstemp(prefix=".patchkit-audit-", suffix=".tmp", dir=folder)
     try:
         umask = os.umask(0)
@@ -60,6 +80,23 @@ def write_atomic(path: str, text: str) -> None:
         raise
 
 
+def _write_in_place(path: str, data: bytes) -> None:
+    """Write *data* to the device or FIFO at *path* (opened without waiting for a reader)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OSError(exc.errno, f"{path} is a FIFO with no reader") from None
+        raise
+    try:
+        os.set_blocking(fd, True)  # a reader is there: wait for it to take the report
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 def write_json_report(data: object, path: str, stdout: IO[str] | None = None) -> None:
     """Write *data* as indented JSON to *path* atomically, or to stdout when *path* is ``-``."""
     text = json.dumps(data, indent=2) + "\n"
@@ -74,14 +111,29 @@ def write_json_report(data: object, path: str, stdout: IO[str] | None = None) ->
 def check_writable(option: str, path: str) -> str | None:
     """Why a report cannot be written to *path* (a one-line message naming *option*), or None.
 
-    Creates and removes a probe file beside *path*, so a read-only folder is caught too.
+    Creates and removes a probe file beside a regular file's path, so a read-only folder is
+    caught too; a device or FIFO is only checked for write permission (it is written in
+    place, and no probe file is made in ``/dev``).
     """
+    if not path:
+        return f"{option}: an empty path; name a file (or - for standard output)"
     if os.path.isdir(path):
         return f"{option} {path}: is a directory, not a file"
-    folder = os.path.dirname(os.path.abspath(path))
+    real = os.path.realpath(path)
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
+        mode = stat.S_IFREG
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        if not os.access(real, os.W_OK):
+            return f"{option} {path}: not writable"
+        return None
+    if not stat.S_ISREG(mode):
+        return f"{option} {path}: not a file, FIFO or character device"
+    folder = os.path.dirname(real)
     if not os.path.isdir(folder):
         return f"{option} {path}: folder {folder} does not exist"
-    if os.path.exists(path) and not os.access(path, os.W_OK):
+    if os.path.exists(real) and not os.access(real, os.W_OK):
         return f"{option} {path}: file is not writable"
     try:
         fd, probe = tempfile.mkstemp(prefix=".patchkit-audit-", dir=folder)

@@ -1,0 +1,71 @@
+"""A report path is written, never replaced, when it is not a regular file: a character
+device (``/dev/null`` as root became a regular file), a FIFO, a symlink."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+OK = 'print("ran")\n'
+
+
+def _chardev(path: Path) -> None:
+    """A null device of our own (1, 3), so a failing test cannot replace the machine's."""
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("making a device node needs root (CAP_MKNOD)")
+
+
+@pytest.mark.parametrize("option", ["--json", "--html", "--sarif"])
+def test_a_character_device_is_written_not_replaced(run_cmd, tmp_path: Path,
+                                                    option: str) -> None:
+    (tmp_path / "ok.py").write_text(OK)
+    _chardev(tmp_path / "null")
+    proc = run_cmd("-m", "patchkit.audit", "-q", option, "null", "ok.py")
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_ISCHR((tmp_path / "null").stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".patchkit")] == []
+
+
+def test_a_fifo_gets_the_report(run_cmd, tmp_path: Path) -> None:
+    (tmp_path / "ok.py").write_text(OK)
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as reader:  # waits for the writer: the audit at its end
+            got.append(reader.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    proc = run_cmd("-m", "patchkit.audit", "-q", "--json", str(fifo), "ok.py")
+    reader.join(30)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(got[0])["schema"] == "patchkit.audit/2"
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_a_fifo_with_no_reader_is_an_error_not_a_wait(run_cmd, tmp_path: Path) -> None:
+    (tmp_path / "ok.py").write_text(OK)
+    os.mkfifo(tmp_path / "report.fifo")
+    proc = run_cmd("-m", "patchkit.audit", "-q", "--json", "report.fifo", "ok.py", timeout=30)
+    assert "a FIFO with no reader" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert stat.S_ISFIFO((tmp_path / "report.fifo").stat().st_mode)
+
+
+def test_a_symlink_keeps_pointing_where_it_did(run_cmd, tmp_path: Path) -> None:
+    (tmp_path / "ok.py").write_text(OK)
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "latest.json").symlink_to(tmp_path / "reports" / "run.json")
+    proc = run_cmd("-m", "patchkit.audit", "-q", "--json", "latest.json", "ok.py")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "latest.json").is_symlink()
+    assert json.loads((tmp_path / "reports" / "run.json").read_text())["exit_code"] == 0
