@@ -146,6 +146,8 @@ def _path_units(path: Path) -> tuple[list[Unit], int]:
 
     if not path.exists():
         raise ScanPathError(f"{path}: no such file or directory")
+    if not (path.is_file() or path.is_dir()):
+        raise ScanPathError(f"{path}: not a file or folder (a FIFO, device or socket)")
     if path.is_file():
         if not _has_elf_magic(path):
             raise ScanPathError(f"{path}: not an ELF shared object")

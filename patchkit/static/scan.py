@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 from .. import knowledge
 from ..knowledge import KnowledgeBase, Library
@@ -36,6 +37,8 @@ class Scanner:
         try:
             stat = path.stat()
             key = (stat.st_dev, stat.st_ino)
+            if not S_ISREG(stat.st_mode):  # a FIFO named *.so would block open() for ever
+                raise NotElf("not a regular file (a FIFO, device or socket): not read")
             if key not in self.parsed:
                 with open(path, "rb") as stream:
                     self.parsed[key] = read_elf(stream)
