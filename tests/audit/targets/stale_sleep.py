@@ -10,7 +10,8 @@ import gevent  # noqa: E402
 
 def worker():
     stale_helper.nap(0.06)
-    gevent.sleep(0)
+    gevent.sleep(0.005)  # a timer wait: each nap ends a loop turn of its own
 
 
-gevent.joinall([gevent.spawn(worker) for _ in range(3)])
+for _ in range(3):
+    gevent.spawn_later(0.005, worker).join()  # ... and starts one (a timer)
