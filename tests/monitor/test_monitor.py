@@ -179,18 +179,23 @@ def test_a_cpu_block_alone_in_its_turn_is_one_block_and_no_lag(tmp_path):
     # After a CPU block the sampler, waiting for the GIL, gets it as the hub's loop lets
     # it go: that sample of the hub's own loop is no second greenlet (it used to make a
     # two-greenlet lag event for a third to a half of such blocks).
+    # Each CPU block starts a turn of its own (its timer): spawned from the main greenlet
+    # it ran in the main greenlet's turn, and a loaded machine that kept the hub's thread
+    # off a CPU there let the sampler see the main greenlet -- a true second greenlet,
+    # and a lag event.
     log = tmp_path / "hub.jsonl"
     proc = _run(tmp_path, """
         import gevent.monkey; gevent.monkey.patch_all()
         import time, gevent
         def cpu():
+            gevent.sleep(0.01)
             end = time.perf_counter() + 0.06
             while time.perf_counter() < end:
                 pass
         gevent.sleep(0.3)
         for _ in range(10):
             gevent.spawn(cpu)
-            gevent.sleep(0.1)
+            gevent.sleep(0.15)
     """, f"threshold=0.03,log={log}")
     assert proc.returncode == 0, proc.stderr
     assert not _events(log, "lag"), _events(log)
