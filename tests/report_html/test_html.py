@@ -102,6 +102,9 @@ def test_bundled_example_renders(tmp_path, example_reports):
     page = out.read_text()
     report = json.loads(example_reports["json"].read_text())
     blocks = sum(len(f["events"]) for f in report["findings"])
-    assert blocks >= 5  # checksum, native_job, pause x3 (more on a loaded machine)
+    # checksum, native_job and pause x3: five, or more on a loaded machine -- or fewer,
+    # since there a starved sampler can merge neighbours in the first loop turn (all but
+    # the last two pauses). Each of those two has a turn of its own: at least three.
+    assert blocks >= 3, report["findings"]
     assert page.count('class="bar ') == blocks
     assert "retry_job" in page and "examples/blocking_app/helpers.py" in page
