@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .._redact import redact_argv
 from .atomic import write_atomic
 from .findings import EVENTS_PER_FINDING, Finding
 
@@ -49,6 +50,9 @@ class ProcessInfo:
                 "duration_s": round(self.duration_s, 6), "started_s": round(self.started_s, 6),
                 "patched": list(self.patched), "findings": self.findings}
 
+    def __post_init__(self) -> None:
+        self.argv = redact_argv(self.argv)  # reports are shared: no secrets in them
+
 
 @dataclass(slots=True)
 class Part:
@@ -57,6 +61,9 @@ class Part:
     info: ProcessInfo
     findings: list[Finding]
     spawned: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.spawned = [redact_argv(argv) for argv in self.spawned]
 
     def to_dict(self) -> dict[str, Any]:
         data = self.info.to_dict()

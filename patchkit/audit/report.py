@@ -21,6 +21,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from patchkit._cli import report_width
+from patchkit._redact import redact_argv, redact_command
 
 from .atomic import write_json_report
 from .findings import Finding
@@ -56,6 +57,11 @@ class Report:
     gevent: str | None = field(default_factory=_gevent_version)
     processes: list[ProcessInfo] = field(default_factory=list)
     started_at: float | None = None
+
+    def __post_init__(self) -> None:
+        # Reports are shared (CI artifacts): secret-looking argument values are redacted.
+        self.target = redact_command(self.target)
+        self.argv = redact_argv(self.argv)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data, keys in contract order."""
