@@ -12,6 +12,12 @@ Before patching the hook records *imports* instead (where each module was first
 imported from), for the late-patch finding -- and while gevent's ``patch_all()`` runs,
 whose lock scan can import modules through lazy objects before ``time`` is patched. Audit hooks cannot be removed, so the
 hook is installed once and switched off with a flag.
+
+The hook runs on the hub's thread inside the program's blocking call, before the call
+blocks (the first time a line calls, it also reads the line's call expression from its
+tokens), so the sampler can find it running: it is registered as an entry into the
+auditor's own code (:func:`~patchkit.audit.guard.auditor_entry`), and a look that finds
+it sees the program's line calling the original instead -- never the hook's frames.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from ..frames import Callee, Stack, call_expression, capture_stack
-from ..guard import in_auditor_work
+from ..guard import auditor_entry, in_auditor_work
 from . import Observation
 
 __all__ = ["AuditEvents", "ImportRecord"]
@@ -148,3 +154,6 @@ def _dispatch(event: str, args: tuple[Any, ...]) -> None:
                 detector.handle(event, args)
             except Exception:  # an audit hook's error would surface in the audited call
                 pass
+
+
+auditor_entry(_dispatch.__code__)

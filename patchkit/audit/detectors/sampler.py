@@ -10,6 +10,10 @@ start, the same key the switch clock gives the block when it ends.
 A call that holds the GIL (ctypes ``PyDLL``, a huge regex) keeps this thread from
 running; such a block still gets its exact duration from the switch clock and the
 place where the greenlet yielded afterwards.
+
+A look that finds the auditor's own code running on the hub's thread (its audit hook,
+inside the program's call to the original that raised the event) is a look at the
+program's frame that made that call (:func:`~patchkit.audit.guard.program_frame`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any, Callable
 
 from ..frames import (Callee, Stack, bottom_of, capture_stack, current_frames, owner_of,
                       resolve_callee)
+from ..guard import program_frame
 from .schedstat import RunDelay
 from .switches import RawBlock
 
@@ -316,7 +321,7 @@ class Sampler:
             if self._settle is not None and age >= self.min_age / 2:
                 self._owner_sample(start, busy)
             return
-        frame = current_frames().get(self.hub_ident)
+        frame = self._hub_frame()
         if frame is None:
             if self._settle is not None:
                 self._note(start, NO_FRAME, False, cpu=True)
@@ -352,12 +357,18 @@ class Sampler:
         """A young turn's sample (timing by turn, when a look lands between a quarter and
         half the threshold): only whose it is, for the boundaries of its parts -- where
         a greenlet that goes on to block began. No stack: cheap."""
-        frame = current_frames().get(self.hub_ident)
+        frame = self._hub_frame()
         if frame is None:
             self._note(start, NO_FRAME, True)
             return
         held = busy()
         self._note(start, whose(frame, self._hub_run, self._last_owner(start)), held)
+
+    def _hub_frame(self) -> types.FrameType | None:
+        """Where the hub's thread is: its current frame, or the program's frame the
+        auditor's own code runs inside; None when no Python frame is."""
+        frame = current_frames().get(self.hub_ident)
+        return program_frame(frame) if frame is not None else None
 
     def _note(self, start: float, owner: object, held: bool, cpu: bool | None = None) -> None:
         """Keep a sample of whose the turn is, with no stack, unless the turn ended while
