@@ -7,18 +7,27 @@ inlined vanilla script (:mod:`.html_assets`) adds hover, click-for-details, zoom
 sorting and filtering through delegated listeners, so 10,000 bars cost one handler.
 Data the panel shows (stacks, fixes) is embedded once as JSON, escaped so no report
 content can close the script element.
+
+A saved report is untrusted (``--render`` reads CI artifacts, merged from anywhere):
+every string from it is HTML-escaped in text and attributes, a finding's kind becomes
+a CSS class only through an allow-list, and the page's Content-Security-Policy lets
+only this module's own script and stylesheet run (by their SHA-256), so markup that
+slipped through could still not execute.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import os
 import sysconfig
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, get_args
 
 from .atomic import write_atomic
+from .detectors import Kind
 from .findings import Finding
 from .html_assets import CSS, SCRIPT
 from .report import Report, _short_path
@@ -32,8 +41,17 @@ MAX_DEPTH = 48
 MIN_FRAME = 0.0008  # profile frames under this share of blocked time are left out
 
 
+KIND_CLASSES = frozenset(get_args(Kind))
+"""The kinds the stylesheet colours; any other kind (a hand-edited report) is ``other``."""
+
+
 def _esc(value: object) -> str:
     return html.escape(str(value), quote=True)
+
+
+def _csp_hash(text: str) -> str:
+    """The CSP source that allows exactly the inline element whose content is *text*."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
 def _seconds(value: float) -> str:
@@ -41,7 +59,11 @@ def _seconds(value: float) -> str:
 
 
 def _cause(finding: Finding) -> str:
-    return "cpu" if finding.kind == "blocking" and finding.callee is None else finding.kind
+    """The bar's CSS class: the kind only when the page knows it (it is report data)."""
+    if finding.kind == "blocking" and finding.callee is None:
+        return "cpu"
+    return finding.kind if isinstance(finding.kind, str) and finding.kind in KIND_CLASSES \
+        else "other"
 
 
 class _Strings:
@@ -65,10 +87,11 @@ def _data(report: Report, flame: list[tuple[str, float]], blocked: float) -> str
         [[round(e.start_s, 6), round(e.duration_s, 6)] for e in f.events],
     ] for f in report.findings]
     data = json.dumps({"strings": list(text.index), "findings": findings,
-                       "flame": [[n, round(t, 6)] for n, t in flame], "blocked_s": blocked},
-                      separators=(",", ":"))
-    # "<" as \u003c: no "</script>" or "<!--" in report data can end the element early.
-    return data.replace("<", "\\u003c")
+                       "flame": [[n, round(t, 6)] for n, t in flame], "blocked_s": blocked,
+                       "kinds": sorted(KIND_CLASSES)}, separators=(",", ":"))
+    # "<" as \u003c: no "</script>" or "<!--" in report data can end the element early
+    # ("&" and ">" too, so the block reads the same to any HTML or XML parser).
+    return data.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def _header(report: Report) -> str:
@@ -120,10 +143,12 @@ def _ticks(span: float) -> list[float]:
     return [round(i * step, 9) for i in range(count)]
 
 
-def _timeline(report: Report) -> str:
+def _timeline(report: Report) -> tuple[str, str]:
+    """The timeline's markup, and the stylesheet rules that place its axis labels (a
+    ``style`` attribute would need ``'unsafe-inline'`` in the page's policy)."""
     lanes = _lanes(report)
     if not any(items for _, items in lanes):
-        return "<p class=muted id=timeline>No timed hub blocks in this run.</p>"
+        return "<p class=muted id=timeline>No timed hub blocks in this run.</p>", ""
     ends = [e.start_s + e.duration_s for f in report.findings for e in f.events]
     span = max([report.duration_s, *ends]) or 1.0
     scale = WIDTH / span
@@ -141,12 +166,13 @@ def _timeline(report: Report) -> str:
     grid = "".join(f'<line x1="{t * scale:.3f}" x2="{t * scale:.3f}" y1="0" y2="{height}" '
                    f'stroke="#e3e6ec" vector-effect="non-scaling-stroke"/>'
                    for t in _ticks(span))
-    labels = "".join(f'<span style="left:{t * scale / WIDTH * 100:.4f}%">{t:g} s</span>'
-                     for t in _ticks(span))
-    names = "".join(f"<div title='{_esc(name)}'>{_esc(name)}</div>" for name, _ in lanes)
+    labels = "".join(f"<span>{t:g} s</span>" for t in _ticks(span))
+    places = "".join(f".tl-axis span:nth-child({number}){{left:{t * scale / WIDTH * 100:.4f}%}}"
+                     for number, t in enumerate(_ticks(span), 1))
+    names = "".join(f'<div title="{_esc(name)}">{_esc(name)}</div>' for name, _ in lanes)
     omitted = sum(f.events_omitted for f in report.findings)
-    note = (f"<p class=muted>{omitted} shorter block(s) not drawn (each finding keeps its "
-            "longest).</p>" if omitted else "")
+    note = (f"<p class=muted>{_esc(omitted)} shorter block(s) not drawn (each finding keeps "
+            "its longest).</p>" if omitted else "")
     return (
         "<div class=tools>zoom <button data-zoom=2>+</button><button data-zoom=0.5>&minus;"
         "</button><button data-zoom=fit>fit</button> <span id=zoom-level>&times;1</span></div>"
@@ -154,7 +180,8 @@ def _timeline(report: Report) -> str:
         "<div class=tl-scroll><div class=tl-inner id=tl-inner>"
         f'<svg id=timeline-svg viewBox="0 0 {WIDTH:g} {height}" preserveAspectRatio="none" '
         f'height="{height}" role="img" aria-label="hub blocks over time">{grid}'
-        f'{"".join(bars)}</svg><div class=tl-axis>{labels}</div></div></div></div>{note}')
+        f'{"".join(bars)}</svg><div class=tl-axis>{labels}</div></div></div></div>{note}',
+        places)
 
 
 @dataclass
@@ -267,19 +294,30 @@ FLAME_LEGEND = ("<div class=legend><span><i class=app></i>your code</span><span>
                 "</span></div>")
 
 
+_SCRIPT_SOURCE = _csp_hash(SCRIPT)
+
+
+def _policy(style: str) -> str:
+    """Nothing fetched, and nothing run or applied but this page's own script and
+    stylesheet: no inline handler, ``style`` attribute or injected element."""
+    return (f"default-src 'none'; style-src {_csp_hash(style)}; script-src {_SCRIPT_SOURCE}; "
+            "img-src data:; base-uri 'none'; form-action 'none'")
+
+
 def render_html(report: Report) -> str:
     """The whole report as one HTML document (no external resources)."""
     flame, nodes, blocked = _flame(report)
+    timeline, places = _timeline(report)
+    style = CSS + places
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
-        "<meta http-equiv=Content-Security-Policy content=\"default-src 'none'; "
-        "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+        f'<meta http-equiv=Content-Security-Policy content="{_policy(style)}">'
         f"<title>patchkit audit: {_esc(_short_path(report.target))}</title>"
-        f"<style>{CSS}</style></head><body>{_header(report)}{_summary(report)}"
+        f"<style>{style}</style></head><body>{_header(report)}{_summary(report)}"
         f"<h2>Hub timeline</h2><p class=muted>Every hub block over the threshold, by "
         f"package; hover for the call site, click for the stack and the fix.</p>{LEGEND}"
-        f"{_timeline(report)}<div id=detail class=muted>Click a bar, a row or a frame.</div>"
+        f"{timeline}<div id=detail class=muted>Click a bar, a row or a frame.</div>"
         f"<h2>Findings</h2>{_table(report)}"
         f"<h2>Blocking profile</h2><p class=muted>Blocked time by stack, outermost frame on "
         f"top; width is the share of all hub blocking.</p>{FLAME_LEGEND}{flame}"

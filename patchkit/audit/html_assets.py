@@ -5,6 +5,11 @@ offline from any install (wheel, editable, zipapp) without package-data plumbing
 script only adds interaction to server-rendered markup: tooltip and detail panel for
 timeline bars and profile frames (one delegated listener each, so 10,000 bars cost no
 per-element handlers), table sorting and filtering, and timeline zoom.
+
+The page's policy allows these two by their hashes alone, so neither may depend on
+markup the policy refuses: no ``on...=`` handler attributes (listeners are added
+here) and no ``style`` attributes (the script sets element styles through the CSSOM,
+which the policy permits).
 """
 
 from __future__ import annotations
@@ -70,6 +75,7 @@ tbody tr:hover{background:#eef3fb}tbody tr.sel{background:#fde9e7}
 .kind.late-patch{background:var(--late-patch)}.kind.misbehavior{background:var(--misbehavior)}
 .kind.unpatched{background:var(--unpatched)}.kind.start-up{background:#5b7fa6}svg .start-up{fill:#5b7fa6}.kind.loop-lag{background:#8a6d1d}
 .kind.unaudited-process{background:var(--unpatched)}svg .loop-lag{fill:#8a6d1d}
+.kind.other{background:var(--unpatched)}svg .other{fill:var(--unpatched)}
 .empty{color:#1f6f3f;font-weight:600}
 """
 
@@ -86,6 +92,8 @@ SCRIPT = r"""
       stack: r[11].map(function (s) { return [S[s[0]], s[1], S[s[2]]]; }), events: r[12]};
   });
   var detail = document.getElementById("detail");
+  // A kind is report data: it names a class only if the stylesheet knows it.
+  function kindClass(k) { return "kind " + (D.kinds.indexOf(k) >= 0 ? k : "other"); }
   function ms(s) { return s < 1 ? (s * 1000).toFixed(1) + " ms" : s.toFixed(3) + " s"; }
   function el(tag, text, cls) {
     var e = document.createElement(tag);
@@ -102,7 +110,7 @@ SCRIPT = r"""
     detail.textContent = "";
     detail.dataset.finding = String(i);
     var head = el("div");
-    head.appendChild(el("span", f.kind, "kind " + f.kind));
+    head.appendChild(el("span", f.kind, kindClass(f.kind)));
     head.appendChild(el("b", " " + site(f)));
     detail.appendChild(head);
     var facts = "package: " + (f.package || "your code") +
@@ -196,7 +204,7 @@ SCRIPT = r"""
     tr.dataset.callee = f.callee || ""; tr.dataset.count = f.count;
     tr.dataset.total = f.total_s; tr.dataset.max = f.max_s;
     var td = document.createElement("td");
-    td.appendChild(el("span", f.kind, "kind " + f.kind));
+    td.appendChild(el("span", f.kind, kindClass(f.kind)));
     tr.appendChild(td);
     cell(tr, where, "mono"); cell(tr, f["function"] || ""); cell(tr, pkg);
     cell(tr, f.callee || "", "mono"); cell(tr, String(f.count), "num");
