@@ -5,12 +5,18 @@ The JSON file is written atomically (a temporary file in the same folder, then
 findings by package ("your code" first when it matters most), sorted by total
 blocking time, fits the terminal's width, and is plain text in whole lines (never
 wrapped or cut) when not writing to a terminal.
+
+A report may come from a saved file (``--render``), so every value from it goes
+through :func:`visible` before it is printed: an escape sequence or a newline in a
+file name shows as ``\\x1b`` or ``\\x0a`` instead of recolouring the terminal or
+forging a report line. Values are printed as rich ``Text``, never parsed as markup.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -27,7 +33,8 @@ from .atomic import write_json_report
 from .findings import Finding
 from .processes import ProcessInfo
 
-__all__ = ["SCHEMA", "SCHEMAS", "Report", "write_json", "render_terminal", "make_console"]
+__all__ = ["SCHEMA", "SCHEMAS", "Report", "write_json", "render_terminal", "make_console",
+           "visible"]
 
 SCHEMA = "patchkit.audit/2"
 SCHEMAS = ("patchkit.audit/1", SCHEMA)  # what --render reads; /1 has no processes
@@ -89,6 +96,23 @@ def make_console(file: IO[str] | None = None, width: int | None = None) -> Conso
                    soft_wrap=False, emoji=False)
 
 
+# C0 (tab and newline too), DEL, C1 -- ESC starts a sequence, and 0x9b is CSI on its
+# own in some terminals -- the Unicode line separators and the bidirectional overrides,
+# which reorder what a line appears to say.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(value: object) -> str:
+    """*value* as text a terminal shows as it is: every control character (C0, DEL, C1,
+    line separators, bidirectional overrides) written as its ``\\xNN``/``\\uNNNN`` escape."""
+    return _CONTROL.sub(_escape, str(value))
+
+
 def _short_path(path: str | None) -> str:
     if not path:
         return "?"
@@ -108,6 +132,7 @@ def _seconds(value: float) -> str:
 
 def _wrapped(label: str, label_style: str, text: str, width: int) -> list[Text]:
     """*label* + *text* wrapped to *width* with a 4-space hanging indent, no trailing spaces."""
+    label, text = visible(label), visible(text)
     lines = textwrap.wrap(label + text, width=max(width - 4, 20), break_long_words=False,
                           break_on_hyphens=False) or [label]
     out = []
@@ -127,22 +152,24 @@ def _finding_lines(finding: Finding, width: int, multi: bool = False) -> list[Te
     head = Text("  ")
     if finding.file is None:
         where = ""
-    head.append(f"{finding.kind:<16} " if len(finding.kind) >= 16 else f"{finding.kind:<16}",
+    kind = visible(finding.kind)
+    head.append(f"{kind:<16} " if len(kind) >= 16 else f"{kind:<16}",
                 style="bold red" if finding.kind == "blocking" else "bold yellow")
-    head.append(where, style="cyan")
+    head.append(visible(where), style="cyan")
     if finding.function and finding.function != "<module>":
-        head.append(f" in {finding.function}")
+        head.append(visible(f" in {finding.function}"))
     stats = f"x{finding.count}"
     if finding.total_s > 0:
         stats += f", {_seconds(finding.total_s)} total, max {_seconds(finding.max_s)}"
+    stats = visible(stats)
     lines = [head]
     if head.cell_len + 2 + len(stats) <= width:
         head.append("  " + stats, style="magenta")
     else:
         lines.append(Text("    " + stats, style="magenta"))
     if len(finding.pids) > 1 or (finding.pids and multi):
-        lines.append(Text("    in pid " + ", ".join(str(p) for p in finding.pids[:8])
-                          + (" ..." if len(finding.pids) > 8 else ""), style="dim"))
+        lines.append(Text(visible("    in pid " + ", ".join(str(p) for p in finding.pids[:8])
+                                  + (" ..." if len(finding.pids) > 8 else "")), style="dim"))
     callee = f"{finding.callee}: " if finding.callee else ""
     lines += _wrapped(callee, "bold", finding.message, width)
     if finding.fix:
@@ -175,7 +202,7 @@ def render_terminal(report: Report, console: Console) -> None:
         stopped = f" (stopped by {report.stopped_by})" if report.stopped_by else ""
         status = f"exited {report.exit_code}{stopped} after {report.duration_s:.2f} s"
     console.print(Text.assemble(("patchkit audit", "bold"),
-                                f": {_short_path(report.target)} {status}"))
+                                visible(f": {_short_path(report.target)} {status}")))
     console.print(f"{len(report.findings)} finding(s), {_seconds(blocking)} of hub blocking "
                   "above the threshold")
     if len(report.processes) > 1:
@@ -186,7 +213,7 @@ def render_terminal(report: Report, console: Console) -> None:
     for name, items in _groups(report.findings):
         total = sum(f.total_s for f in items if f.kind == "blocking")
         title = f"{name} - {_seconds(total)}" if total else name
-        console.print(Rule(Text(title, style="bold"), align="left", characters="-"),
+        console.print(Rule(Text(visible(title), style="bold"), align="left", characters="-"),
                       width=min(console.width, _RULE_WIDTH))
         for finding in items:
             for line in _finding_lines(finding, console.width, len(report.processes) > 1):
@@ -203,7 +230,8 @@ def _process_lines(info: ProcessInfo, same_command: bool = False) -> list[str]:
     patched = "patched" if info.patched else "never patched"
     head = (f"  pid {info.pid} ({info.role}, parent {info.ppid}): {status} after "
             f"{info.duration_s:.2f} s, {patched}, {info.findings} finding(s)")
-    return [head] if same_command else [head, f"    {_clip(shlex.join(info.argv), 150)}"]
+    lines = [head] if same_command else [head, f"    {_clip(shlex.join(info.argv), 150)}"]
+    return [visible(line) for line in lines]
 
 
 def _clip(text: str, width: int) -> str:
