@@ -7,6 +7,9 @@ standard library through gevent, records every swap in a ledger, and can undo it
 
 from __future__ import annotations
 
+# First, before anything slow: under ``python -m patchkit.audit`` its import notes stop
+# signals until the audit can act on them; a no-op in any other process (see _early).
+from . import _early  # noqa: F401  # isort: skip
 import importlib
 from typing import TYPE_CHECKING, Any
 

@@ -15,6 +15,8 @@ from typing import NoReturn
 from patchkit._cli import VersionAction, quiet_broken_pipe, usage_error
 from patchkit._run import TargetError, parse_target
 
+from patchkit._early import EarlyStops, take
+
 from .config import (DEFAULT_FLUSH, DEFAULT_GRACE, DEFAULT_THRESHOLD, STUCK_EXIT_CODE, AuditConfig,
                      ConfigError, RenderConfig, check_report_path)
 
@@ -176,16 +178,20 @@ def main(argv: list[str] | None = None) -> int:
     Returns the runner's exit status; 2 for bad usage; 141 when the reader of the output
     goes away (``| head -1``), quietly.
     """
+    early = take() or EarlyStops()  # a stop while the audit sets up is noted, not lost
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--static"]:
+        early.release()
         from patchkit.static import main as static_main
 
         return static_main(args[1:], prog=f"{PROG} --static")
     try:
         config = parse(args)
     except ConfigError as exc:
+        early.release()
         return usage_error(build_parser().format_usage(), PROG, str(exc))
     if isinstance(config, RenderConfig):
+        early.release()
         from .saved import render_saved
 
         return render_saved(config, PROG)
@@ -195,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         reserve_stdout()
     from .runner import run
 
-    return run(config)
+    return run(config, early_stop=early.restore())
 
 
 if __name__ == "__main__":

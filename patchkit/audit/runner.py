@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import IO, TYPE_CHECKING, Any
 
-from patchkit._run import Target, die_like_python, run_target
+from patchkit._run import Target, die_like_python, exit_code, run_target
 
 from .config import STRICT_EXIT_CODE, STUCK_EXIT_CODE, AuditConfig
 from .detectors.sampler import original_thread_api
@@ -49,15 +49,32 @@ def _target_file(target: Target) -> str | None:
 
 def _run_observed(config: AuditConfig, stopper: Stopper) -> tuple[int, KeyboardInterrupt | None]:
     try:
-        if config.patch:
-            import patchkit
+        try:
+            if config.patch:
+                import patchkit
 
-            patchkit.patch_all()
-        return run_target(config.target), None
+                patchkit.patch_all()
+            if not stopper.begin():
+                return _stopped_before_start(stopper)
+            return run_target(config.target), None
+        finally:
+            stopper.end()
     except KeyboardInterrupt as exc:
         if stopper.reason == "--duration":
             return 0, None
         return 128 + signal.SIGINT, exc
+    except SystemExit as exc:  # a stop raised before run_target's own handling or after it
+        return exit_code(exc), None
+
+
+def _stopped_before_start(stopper: Stopper) -> tuple[int, KeyboardInterrupt | None]:
+    """The outcome of a stop that came while the auditor set up: the target never ran."""
+    noted, stopper.noted = stopper.noted, None
+    if noted == signal.SIGINT:
+        return 128 + signal.SIGINT, KeyboardInterrupt()
+    if noted == signal.SIGTERM:
+        return 128 + signal.SIGTERM, None
+    return 0, None  # --duration
 
 
 class _Main:
@@ -157,41 +174,65 @@ def _follow(config: AuditConfig, folder: str) -> None:
         os.environ.pop(FOLLOW_ENV, None)
 
 
-def run(config: AuditConfig) -> int:
+def run(config: AuditConfig, early_stop: int | None = None) -> int:
     """Audit one run of ``config.target`` and every process it starts; returns the exit
     status to use.
 
     Ends the process itself (by the same signal) when the target was stopped by
-    SIGINT or SIGTERM, after the report is written.
+    SIGINT or SIGTERM, after the report is written -- also when the signal came before
+    the target started (it is then not started) or after it ended.
+
+    Args:
+        config: What to run and how to report.
+        early_stop: A stop signal that came before the audit could arm its handlers
+            (noted by ``__main__``), or None.
     """
     import shutil
     import tempfile
 
     pid = os.getpid()
-    stderr = _real_stderr()
-    folder = tempfile.mkdtemp(prefix="patchkit-audit-")
-    session = Session(config)
-    stopper = Stopper(config.duration, session.hub_ident)
-    audit = ProcessAudit(session, folder, config.flush_interval, _target_file(config.target))
-    main = _Main(config, audit, stopper, stderr)
-    audit.on_exit = main.finish
-    stopper.on_request = main.watchdog
-    session.extra_idents = lambda: {i for i in (stopper.ident, stopper.reader) if i}
-    session.fork_listeners.append(lambda _: stopper.disarm(in_child=True))
-    _follow(config, folder)
+    _, _, get_ident = original_thread_api()
+    # First: a stop from here on is noted (the target is then not started), not lost.
+    stopper = Stopper(config.duration, get_ident())
     stopper.arm()
-    _arm_dump(main)
-    audit.start()
+    if early_stop is not None:
+        stopper.note_early(early_stop)
+    stderr = _real_stderr()
+    _sweep_folders()
+    folder = tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{pid}-")
     try:
-        code, interrupt = _run_observed(config, stopper)
-    finally:
-        if os.getpid() == pid:
-            stopper.disarm()
+        session = Session(config)
+        audit = ProcessAudit(session, folder, config.flush_interval, _target_file(config.target))
+        main = _Main(config, audit, stopper, stderr)
+
+        def on_exit(code: int) -> None:  # os._exit, or the watchdog's: report, then clean up
+            main.finish(code)
+            shutil.rmtree(folder, ignore_errors=True)
+
+        audit.on_exit = on_exit
+        stopper.on_request = main.watchdog
+        if stopper.noted is not None:
+            main.watchdog()
+        session.extra_idents = lambda: {i for i in (stopper.ident, stopper.reader) if i}
+        session.fork_listeners.append(lambda _: stopper.disarm(in_child=True))
+        _follow(config, folder)
+        _arm_dump(main)
+        audit.start()
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    code, interrupt = _run_observed(config, stopper)
     if os.getpid() != pid:
         audit.finish(code)  # a forked child finishing the script: its part goes home
         return code
     report = main.finish(code)
+    # Only now: a stop while the report was built and written was noted, not raised.
+    stopper.disarm()
     shutil.rmtree(folder, ignore_errors=True)
+    if stopper.noted == signal.SIGINT and interrupt is None:
+        interrupt = KeyboardInterrupt()  # Ctrl-C after the target ended: ends as one would
+    elif stopper.noted == signal.SIGTERM:
+        stopper.reason = "SIGTERM"
     if interrupt is not None:
         die_like_python(interrupt)
     if stopper.reason == "SIGTERM":
@@ -202,6 +243,39 @@ def run(config: AuditConfig) -> int:
     if config.strict and report.findings and code == 0:
         return STRICT_EXIT_CODE
     return code
+
+
+_FOLDER_PREFIX = "patchkit-audit-"  # then the main process's pid: <prefix><pid>-<random>
+_STALE_AFTER = 60.0  # seconds unchanged before a dead audit's folder is removed
+
+
+def _sweep_folders() -> None:
+    """Remove the folders of audits whose main process was killed (SIGKILL leaves its
+    folder behind): this user's, named for a pid no longer running, unchanged a minute."""
+    import re
+    import shutil
+    import tempfile
+
+    base = tempfile.gettempdir()
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    pattern = re.compile(re.escape(_FOLDER_PREFIX) + r"(\d+)-\w+$")
+    for name in names:
+        match = pattern.match(name)
+        if match is None:
+            continue
+        path = os.path.join(base, name)
+        try:
+            info = os.lstat(path)
+            if info.st_uid != os.getuid() or time.time() - info.st_mtime < _STALE_AFTER:
+                continue
+            os.kill(int(match[1]), 0)  # alive (or another user's): left alone
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except (OSError, ValueError, OverflowError):
+            continue
 
 
 DUMP_SIGNAL = signal.SIGUSR2

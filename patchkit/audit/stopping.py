@@ -38,6 +38,12 @@ _PATCHING_FILES = (os.path.join(os.path.dirname(_AUDIT_DIR.rstrip(os.sep)), "_co
 class Stopper:
     """SIGTERM and ``--duration`` handling: stop the target with :class:`_Stop`.
 
+    A stop is raised in the target only while it runs (between :meth:`begin` and
+    :meth:`end`). One that comes before -- while the auditor sets up -- or after -- while
+    the report is built and written -- is noted in :attr:`noted` and acted on by the
+    runner: the target is not started, or the process ends by the signal once the report
+    is written. Raised there, it would end the auditor with no report.
+
     Args:
         duration: Seconds before the target is stopped, or None.
         hub_ident: OS thread id of the thread running the target.
@@ -55,6 +61,34 @@ class Stopper:
         self._lock: Any = None
         self._wakeup: tuple[int, int, int] | None = None  # (read fd, write fd, previous fd)
         self.on_request: Callable[[], None] = lambda: None
+        self.phase = "before"  # the target: "before" it starts, "running", "after" it ended
+        #: The stop that came while the target was not running: a signal number, or 0 for
+        #: --duration; None when none did.
+        self.noted: int | None = None
+
+    def begin(self) -> bool:
+        """The target is about to start: whether it may (no stop came during set-up).
+
+        A stop that comes between the check and the target's first instruction is
+        raised there, as any stop while it runs.
+        """
+        self.phase = "running"
+        return self.noted is None
+
+    def end(self) -> None:
+        """The target ended: stops from now on are noted, for after the report."""
+        self.phase = "after"
+
+    def note_early(self, signum: int) -> None:
+        """A stop signal that came before :meth:`arm` (while the auditor was importing)."""
+        if signum == signal.SIGTERM and self.reason is None:
+            self.reason = "SIGTERM"
+        self._note(signum)
+
+    def _note(self, signum: int) -> None:
+        if self.noted is None:
+            self.noted = signum
+            self.on_request()
 
     def arm(self) -> None:
         """Install the SIGTERM (and default SIGINT) handlers and start the --duration timer.
@@ -162,11 +196,18 @@ class Stopper:
         signal.pthread_kill(self.hub_ident, signum)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
-        if not self._deferred(signum, frame):
+        if self.phase != "running":
+            self._note(signum)
+        elif not self._deferred(signum, frame):
             self.on_request()
             raise KeyboardInterrupt
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
+        if self.phase != "running":
+            if self.reason is None:
+                self.reason = "SIGTERM"
+            self._note(0 if self.reason == "--duration" else signum)
+            return
         if self._deferred(signum, frame):
             return
         if self.reason is None:
@@ -178,7 +219,7 @@ class Stopper:
         _, _, get_ident = original_thread_api()
         self.ident = get_ident()
         lock = self._lock
-        if lock is None or lock.acquire(True, self.duration):
+        if lock is None or lock.acquire(True, self.duration) or self.phase == "after":
             return
         self.reason = "--duration"
         self.on_request()
