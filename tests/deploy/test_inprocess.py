@@ -80,7 +80,12 @@ def test_celery_recipe_worker_init_and_worker_shutdown(tmp_path: Path,
     assert not [f for f in report["findings"] if f["kind"] == "unpatched"]
     found = findings_at(report, "tasksmod.py", "block")
     assert found and all(f["pids"] == [program.pid] for f in found), report["findings"]
-    assert sum(f["count"] for f in found) >= 4
+    # Every task's 80 ms is there. Tasks that ran back to back in one loop turn are told
+    # apart by the sampler's looks; one no look saw (the sampler kept off the CPU for its
+    # whole 80 ms on a loaded machine) is counted in its neighbour's block, as in
+    # test_celery.py.
+    assert sum(f["total_s"] for f in found) >= 4 * 0.08 * 0.95, found
+    assert 1 <= sum(f["count"] for f in found) <= 4, found
 
 
 def _uwsgi() -> str:

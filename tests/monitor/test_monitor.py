@@ -200,10 +200,16 @@ def test_a_cpu_block_alone_in_its_turn_is_one_block_and_no_lag(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert not _events(log, "lag"), _events(log)
     blocks = _events(log, "block")
-    assert len(blocks) == 10, blocks
-    assert all(b["function"] == "cpu" for b in blocks), [(b["function"], b.get("detail"))
-                                                         for b in blocks]
-    assert all(0.055 < b["duration_s"] < 0.2 for b in blocks), blocks
+    # On an overloaded host the OS can keep the hub's thread off a CPU for a threshold
+    # inside the main greenlet's own short turns: that time counts (docs/monitor.md,
+    # "Limits"), a block at its line -- never one of the CPU blocks'.
+    others = [(b["function"], b["line"], b.get("detail")) for b in blocks
+              if b["function"] != "cpu"]
+    assert all(other[0] == "<module>" for other in others), others
+    cpu = [b for b in blocks if b["function"] == "cpu"]
+    assert len(cpu) == 10, blocks
+    # Each turn is the CPU loop's alone: at least its 60 ms, plus what load adds.
+    assert all(0.055 < b["duration_s"] < 0.2 for b in cpu), cpu
 
 
 def test_rate_limit_and_summaries_add_up_to_the_true_count(tmp_path):
