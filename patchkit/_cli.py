@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 import sys
 from typing import IO, Any, Callable, ParamSpec, Sequence
 
 __all__ = ["USAGE_EXIT", "BROKEN_PIPE_EXIT", "VersionAction", "version_text", "usage_error",
-           "report_width", "quiet_broken_pipe"]
+           "report_width", "quiet_broken_pipe", "number_problem", "seconds", "MAX_SECONDS"]
 
 USAGE_EXIT = 2
 
@@ -62,6 +63,45 @@ class VersionAction(argparse.Action):
                  values: Any, option_string: str | None = None) -> None:
         print(version_text(parser.prog))
         parser.exit()
+
+
+# The longest wait any option may ask for: a day. Beyond it threads' and locks' timeouts
+# overflow (threading.TIMEOUT_MAX, C's time_t), which killed helper threads with tracebacks;
+# a run that should last longer is stopped by its launcher, not by --duration.
+MAX_SECONDS = 86_400.0
+
+
+def number_problem(value: float, low: float, high: float = MAX_SECONDS,
+                   zero_ok: bool = False) -> str | None:
+    """What is wrong with *value* for a setting that takes *low* to *high* (or 0, when
+    *zero_ok*: off), as the end of a sentence; None when nothing is. NaN and the infinities
+    are never accepted."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"is not a number ({value!r})"
+    if zero_ok and value == 0:
+        return None
+    if not math.isfinite(value) or not low <= value <= high:
+        off = " (or 0 for off)" if zero_ok else ""
+        return f"must be a number from {low:g} to {high:g}{off}"
+    return None
+
+
+def seconds(low: float, high: float = MAX_SECONDS,
+            zero_ok: bool = False) -> Callable[[str], float]:
+    """An argparse ``type=`` for a number of seconds from *low* to *high* (validated at the
+    edge, once: ``inf``, ``nan`` and ``1e300`` are usage errors naming the range)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        problem = number_problem(value, low, high, zero_ok)
+        if problem is not None:
+            raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+        return value
+
+    return parse
 
 
 def usage_error(usage: str, prog: str, message: str, stream: IO[str] | None = None) -> int:

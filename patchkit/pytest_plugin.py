@@ -96,13 +96,16 @@ def _seconds(early_config: pytest.Config, name: str, default: float,
         raw, source = early_config.getini(ini) or "", ini
     if raw == "":
         return default
+    from ._cli import number_problem
+
     try:
         value = float(raw)
     except ValueError:
-        value = -1.0
-    if not (value > 0 or (zero_ok and value == 0)) or value != value:
-        raise pytest.UsageError(f"{source}: {raw!r} is not a positive number of seconds "
-                                f"(e.g. {default:g})")
+        raise pytest.UsageError(f"{source}: {raw!r} is not a number of seconds "
+                                f"(e.g. {default:g})") from None
+    problem = number_problem(value, 0.0001, 3600.0, zero_ok)
+    if problem is not None:
+        raise pytest.UsageError(f"{source}: {raw!r} {problem} (e.g. {default:g})")
     return value
 
 

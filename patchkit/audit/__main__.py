@@ -12,7 +12,7 @@ import os
 import sys
 from typing import NoReturn
 
-from patchkit._cli import VersionAction, quiet_broken_pipe, usage_error
+from patchkit._cli import VersionAction, quiet_broken_pipe, seconds, usage_error
 from patchkit._run import TargetError, parse_target
 
 from patchkit._early import EarlyStops, take
@@ -34,16 +34,6 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 seconds")
-    return value
-
-
 def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
@@ -57,11 +47,11 @@ def build_parser(render_many: bool = False) -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, usage=f"{PROG} [options] (script.py | -m module | module) [args...]",
                      description="Run a program and report everything that still blocks "
                                  "the gevent hub.")
-    parser.add_argument("--threshold", type=_positive, default=DEFAULT_THRESHOLD,
+    parser.add_argument("--threshold", type=seconds(0.0001, 3600.0), default=DEFAULT_THRESHOLD,
                         metavar="SECONDS", help="minimum hub block reported (default: "
                         f"{DEFAULT_THRESHOLD:g})")
     parser.add_argument("--json", metavar="PATH", help="write the JSON report here (- for stdout)")
-    parser.add_argument("--duration", type=_positive, metavar="SECONDS",
+    parser.add_argument("--duration", type=seconds(0.0001), metavar="SECONDS",
                         help="stop the target after this long and report (for servers)")
     parser.add_argument("--strict", action="store_true",
                         help="exit non-zero when anything was found (for CI)")
@@ -77,11 +67,13 @@ def build_parser(render_many: bool = False) -> argparse.ArgumentParser:
     parser.add_argument("--exact", action="store_true",
                         help="time every greenlet switch (exact durations when greenlets "
                         "share a loop turn; costs more per switch) instead of each loop turn")
-    parser.add_argument("--grace", type=_positive, default=DEFAULT_GRACE, metavar="SECONDS",
+    parser.add_argument("--grace", type=seconds(0.01, 3600.0), default=DEFAULT_GRACE,
+                        metavar="SECONDS",
                         help="after SIGTERM, SIGINT or --duration, how long the program has "
                         f"to stop before the report is written and it is ended (default: "
                         f"{DEFAULT_GRACE:g}; exit status {STUCK_EXIT_CODE})")
-    parser.add_argument("--flush", type=_positive, default=DEFAULT_FLUSH, metavar="SECONDS",
+    parser.add_argument("--flush", type=seconds(0.01, 3600.0), default=DEFAULT_FLUSH,
+                        metavar="SECONDS",
                         help="how often each process saves its findings so far; a process "
                         f"killed outright loses at most this much (default: {DEFAULT_FLUSH:g})")
     parser.add_argument("--html", metavar="PATH",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from .._cli import number_problem
 from .config import DEFAULT_THRESHOLD, ConfigError, check_report_path
 from .follow import DEFAULT_FLUSH, ProcessAudit
 from .processes import Part
@@ -123,8 +124,11 @@ def start(*, threshold: float = DEFAULT_THRESHOLD, json: str | None = None,
     Raises:
         ConfigError: a bad threshold or interval, or a report path that cannot be written.
     """
-    if not threshold > 0 or not flush_interval > 0:
-        raise ConfigError("threshold and flush_interval must be more than 0 seconds")
+    for name, value, low in (("threshold", threshold, 0.0001),
+                             ("flush_interval", flush_interval, 0.01)):
+        problem = number_problem(value, low, 3600.0)
+        if problem is not None:
+            raise ConfigError(f"{name}={value!r} {problem} (seconds)")
     pid = str(os.getpid())
     for option, path in (("json", json), ("html", html), ("sarif", sarif)):
         if path is not None:

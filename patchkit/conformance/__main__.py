@@ -21,7 +21,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from patchkit import __version__
-from patchkit._cli import VersionAction, quiet_broken_pipe, report_width, usage_error
+from patchkit._cli import VersionAction, quiet_broken_pipe, report_width, seconds, usage_error
 from patchkit.audit.atomic import check_writable, write_atomic
 
 from ._runner import RunOptions, run_all
@@ -59,12 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--markdown", metavar="PATH", help="write the tables as Markdown")
     parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
                         help="subprocesses at a time (default: the number of cores)")
-    parser.add_argument("--timeout", type=float, default=None,
+    parser.add_argument("--timeout", type=seconds(0.001), default=None,
                         help="seconds before a test counts as hung (default 30, quick 10)")
     parser.add_argument("--use", "-u", default=",".join(DEFAULT_RESOURCES),
                         help="regrtest resources to enable, comma-separated "
                              "(network stays off unless named)")
-    parser.add_argument("--threadpool-idle", type=float, metavar="SECONDS",
+    parser.add_argument("--threadpool-idle", type=seconds(0.0, zero_ok=True),
+                        metavar="SECONDS",
                         help="gevent's threadpool idle timeout in the patched children "
                              "(default: gevent's 5 s; test_socket waits that long after "
                              "each test for the DNS worker thread to exit)")
@@ -100,12 +101,8 @@ def _check(args: argparse.Namespace) -> None:
         problem = _missing_module(name)
         if problem is not None:
             raise _UsageError(problem)
-    if args.jobs < 1:
-        raise _UsageError(f"--jobs {args.jobs}: needs at least 1")
-    if args.timeout is not None and not args.timeout > 0:
-        raise _UsageError(f"--timeout {args.timeout:g}: must be more than 0 seconds")
-    if args.threadpool_idle is not None and args.threadpool_idle < 0:
-        raise _UsageError(f"--threadpool-idle {args.threadpool_idle:g}: must be 0 or more")
+    if not 1 <= args.jobs <= 1024:
+        raise _UsageError(f"--jobs {args.jobs}: must be from 1 to 1024")
     for option, path in (("--json", args.json), ("--markdown", args.markdown)):
         if path is not None and path != "-":
             problem = check_writable(option, path)

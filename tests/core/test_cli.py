@@ -67,8 +67,15 @@ def test_the_script_answers_version_and_names_itself(tmp_path) -> None:
     ("patchkit.static", ["--frobnicate"], "unrecognized arguments: --frobnicate"),
     ("patchkit.static", ["/no/such/path"], "/no/such/path: no such file or directory"),
     ("patchkit.conformance", ["test_nosuch"], "no test module 'test_nosuch'"),
-    ("patchkit.conformance", ["--jobs", "0"], "--jobs 0: needs at least 1"),
-    ("patchkit.conformance", ["--timeout", "-1"], "--timeout -1: must be more than 0"),
+    ("patchkit.conformance", ["--jobs", "0"], "--jobs 0: must be from 1 to 1024"),
+    ("patchkit.conformance", ["--timeout", "-1"], "'-1' must be a number from 0.001 to 86400"),
+    # Non-finite and absurd numbers: each a usage error naming the range, never a helper
+    # thread's OverflowError traceback or a wait for ever.
+    *[("patchkit.audit", [option, value, "x.py"], f"{option}: '{value}' must be a number from")
+      for option in ("--threshold", "--duration", "--grace", "--flush")
+      for value in ("inf", "nan", "1e300", "0", "-1")],
+    *[("patchkit.conformance", [option, value], f"{option}: '{value}' must be a number from")
+      for option in ("--timeout", "--threadpool-idle") for value in ("inf", "nan", "1e300")],
     ("patchkit.conformance", ["--markdown", "/no/such/dir/m.md"], "--markdown /no/such/dir"),
 ])
 def test_usage_errors_are_a_usage_line_and_one_error_exit_2(run_cmd, module: str,

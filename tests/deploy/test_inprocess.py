@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from services import Redis, unavailable
 
 from .conftest import (APPS, Program, audit_command, celery_env, celery_worker_args,
@@ -121,3 +122,14 @@ def test_uwsgi_recipe_postfork_and_atexit(tmp_path: Path) -> None:
     merged = _merge(tmp_path, parts)
     found = findings_at(merged, "app.py", "block")
     assert {pid for f in found for pid in f["pids"]} == blocked, found
+
+
+@pytest.mark.parametrize("setting", [{"threshold": float("inf")}, {"threshold": float("nan")},
+                                     {"threshold": 0}, {"flush_interval": 1e300},
+                                     {"flush_interval": 0}])
+def test_start_refuses_non_finite_and_absurd_numbers(setting: dict) -> None:
+    from patchkit.audit import start
+    from patchkit.audit.config import ConfigError
+
+    with pytest.raises(ConfigError, match="must be a number from"):
+        start(**setting)  # refused before anything starts: nothing to stop

@@ -185,7 +185,14 @@ def test_bad_threshold_and_marker_are_usage_errors(pytester: pytest.Pytester) ->
     result = pytester.runpytest_subprocess("--patchkit", "--patchkit-threshold", "fast",
                                            "-p", "no:socket")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert "--patchkit-threshold: 'fast' is not a positive number" in result.stderr.str()
+    assert "--patchkit-threshold: 'fast' is not a number of seconds" in result.stderr.str()
+    for option, value in (("--patchkit-threshold", "inf"), ("--patchkit-hang", "inf"),
+                          ("--patchkit-hang", "nan"), ("--patchkit-threshold", "1e300"),
+                          ("--patchkit-threshold", "0")):
+        result = pytester.runpytest_subprocess("--patchkit", option, value, "-p", "no:socket")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, (option, value)
+        assert f"{option}: '{value}' must be a number from" in result.stderr.str()
+        assert "Traceback" not in result.stderr.str()
     pytester.makepyfile(test_x="""
         import pytest
         @pytest.mark.allow_blocking(max_seconds=1)
