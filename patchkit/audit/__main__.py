@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from patchkit._cli import VersionAction, quiet_broken_pipe, seconds, usage_error
 from patchkit._run import TargetError, parse_target
@@ -34,6 +35,51 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
+class _Once(argparse.Action):
+    """A report option given twice is an error: the first report would be silently lost."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if getattr(namespace, self.dest) is not None:
+            parser.error(f"{option_string} given twice ({getattr(namespace, self.dest)!r} and "
+                         f"{values!r}): one report per format; --render merges several")
+        setattr(namespace, self.dest, values)
+
+
+def _check_outputs(outputs: dict[str, str | None], inputs: list[str], role: str) -> None:
+    """Refuse an output that is also an input (the script, a --render report) or another
+    output: the report would replace the program, or one report the other.
+
+    Raises:
+        ConfigError: naming the two options.
+    """
+    seen: dict[str, str] = {}
+    for what in inputs:
+        seen.setdefault(_identity(what), f"{role} {what}")
+    for option, path in outputs.items():
+        if path is None or path == "-":
+            continue
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                continue  # a device or FIFO (/dev/null for every format) is written in place
+        except OSError:
+            pass
+        key = _identity(path)
+        if key in seen:
+            raise ConfigError(f"{option} {path}: that is also {seen[key]}; writing the report "
+                              "there would replace it: name another file")
+        seen[key] = option
+
+
+def _identity(path: str) -> str:
+    """The same for two names of one file (symlinks, hard links, relative paths)."""
+    try:
+        info = os.stat(path)
+        return f"{info.st_dev}:{info.st_ino}"
+    except OSError:
+        return os.path.realpath(path)
+
+
 def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
@@ -50,7 +96,8 @@ def build_parser(render_many: bool = False) -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=seconds(0.0001, 3600.0), default=DEFAULT_THRESHOLD,
                         metavar="SECONDS", help="minimum hub block reported (default: "
                         f"{DEFAULT_THRESHOLD:g})")
-    parser.add_argument("--json", metavar="PATH", help="write the JSON report here (- for stdout)")
+    parser.add_argument("--json", metavar="PATH", action=_Once,
+                        help="write the JSON report here (- for stdout)")
     parser.add_argument("--duration", type=seconds(0.0001), metavar="SECONDS",
                         help="stop the target after this long and report (for servers)")
     parser.add_argument("--strict", action="store_true",
@@ -76,9 +123,10 @@ def build_parser(render_many: bool = False) -> argparse.ArgumentParser:
                         metavar="SECONDS",
                         help="how often each process saves its findings so far; a process "
                         f"killed outright loses at most this much (default: {DEFAULT_FLUSH:g})")
-    parser.add_argument("--html", metavar="PATH",
+    parser.add_argument("--html", metavar="PATH", action=_Once,
                         help="write a self-contained HTML report (timeline, table, profile)")
-    parser.add_argument("--sarif", metavar="PATH", help="write a SARIF 2.1.0 log for code scanning")
+    parser.add_argument("--sarif", metavar="PATH", action=_Once,
+                        help="write a SARIF 2.1.0 log for code scanning")
     parser.add_argument("--render", metavar="REPORT_JSON", nargs="+" if render_many else None,
                         help="run nothing: re-render a saved --json report (with --html/--sarif);"
                         " several reports (--render a.json b.json) are merged into one")
@@ -123,6 +171,8 @@ def _render(namespace: argparse.Namespace, more: list[str]) -> RenderConfig:
         raise ConfigError("--render writes --json to a file only: give it a path, e.g. "
                           "--json all.json (--json - is for a live audit)")
     json_path = _output(namespace.json, "--json") if namespace.json is not None else None
+    _check_outputs({"--json": json_path, "--html": namespace.html, "--sarif": namespace.sarif},
+                   list(sources), "the --render input")
     return RenderConfig(sources, _output(namespace.html, "--html"),
                         _output(namespace.sarif, "--sarif"), os.getcwd(), namespace.quiet,
                         json_path)
@@ -149,6 +199,8 @@ def parse(argv: list[str]) -> AuditConfig | RenderConfig:
     except TargetError as exc:
         raise ConfigError(str(exc)) from None
     json_path = namespace.json
+    _check_outputs({"--json": json_path, "--html": namespace.html, "--sarif": namespace.sarif},
+                   [target.value] if target.kind == "path" else [], "the program to audit,")
     if json_path is not None:
         check_report_path(json_path)
         if json_path != "-":  # the target may chdir; the report goes where the user said

@@ -69,3 +69,31 @@ def test_a_symlink_keeps_pointing_where_it_did(run_cmd, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "latest.json").is_symlink()
     assert json.loads((tmp_path / "reports" / "run.json").read_text())["exit_code"] == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--json", "ok.py", "ok.py"], "--json ok.py: that is also the program to audit, ok.py"),
+    (["--json", "a.json", "--html", "a.json", "ok.py"], "--html a.json: that is also --json"),
+    (["--json", "a.json", "--json", "b.json", "ok.py"], "--json given twice"),
+    (["--render", "r.json", "--html", "r.json"], "--html r.json: that is also the --render"),
+    (["--render", "r.json", "--json", "link.json"], "that is also the --render input r.json"),
+    (["--json", "", "ok.py"], "--json: an empty path"),
+])
+def test_an_output_that_is_an_input_or_another_output_is_refused(
+        run_cmd, tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "ok.py").write_text(OK)
+    (tmp_path / "r.json").write_text("{}")
+    (tmp_path / "link.json").symlink_to(tmp_path / "r.json")
+    proc = run_cmd("-m", "patchkit.audit", "-q", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert (tmp_path / "ok.py").read_text() == OK and (tmp_path / "r.json").read_text() == "{}"
+    assert "ran" not in proc.stdout
+
+
+def test_every_format_may_go_to_one_device(run_cmd, tmp_path: Path) -> None:
+    (tmp_path / "ok.py").write_text(OK)
+    _chardev(tmp_path / "null")
+    proc = run_cmd("-m", "patchkit.audit", "-q", "--json", "null", "--html", "null",
+                   "--sarif", "null", "ok.py")
+    assert proc.returncode == 0, proc.stderr
