@@ -22,6 +22,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, NoReturn
 
+from .._follow_hook import FOLLOW_ENV, FollowError
+from .._follow_hook import parse as parse_follow
 from .config import DEFAULT_FLUSH
 from .detectors.sampler import original_thread_api
 from .guard import auditor_work
@@ -29,8 +31,6 @@ from .processes import Part, ProcessInfo, is_python, with_pid, write_part
 from .session import Session, command_line
 
 __all__ = ["FOLLOW_ENV", "FollowSettings", "ProcessAudit", "startup", "DEFAULT_FLUSH"]
-
-FOLLOW_ENV = "PATCHKIT_AUDIT_FOLLOW"
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,11 @@ class FollowSettings:
 
     @classmethod
     def decode(cls, text: str) -> FollowSettings | None:
-        """The settings in *text*, or None when it is empty or not ours."""
+        """The settings in *text*, or None when it is empty or not the audit's (checked by
+        :func:`patchkit._follow_hook.parse`: types, ranges, the folder's owner and mode)."""
         try:
-            data = json.loads(text)
-            return cls(str(data["folder"]), float(data["threshold"]),
-                       tuple(data.get("include", ())), tuple(data.get("exclude", ())),
-                       float(data.get("flush_interval", DEFAULT_FLUSH)),
-                       bool(data.get("exact", False)))
-        except (ValueError, KeyError, TypeError):
+            return cls(**parse_follow(text))  # type: ignore[arg-type]
+        except FollowError:
             return None
 
 
@@ -288,13 +285,17 @@ class ProcessAudit:
         self._start_flusher(first=_FIRST_FLUSH)
 
 
-def startup() -> None:
-    """The start-up hook's entry: audit this interpreter if the audit's variable says so.
+def startup(settings: FollowSettings | None = None) -> None:
+    """Audit this interpreter as a followed child, with *settings* (checked by the start-up
+    hook, :mod:`patchkit._follow_hook`), or those in the audit's variable.
 
     Never raises: a child must start whether or not it can be audited.
     """
-    settings = FollowSettings.decode(os.environ.get(FOLLOW_ENV, ""))
-    if settings is None or _AUDITS or not os.path.isdir(settings.folder) or _is_audit():
+    if settings is None:
+        if sys.flags.isolated:
+            return
+        settings = FollowSettings.decode(os.environ.get(FOLLOW_ENV, ""))
+    if settings is None or _AUDITS or _is_audit():
         return
     try:
         session = Session(settings)

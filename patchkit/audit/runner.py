@@ -17,6 +17,7 @@ import time
 import traceback
 from typing import IO, TYPE_CHECKING, Any
 
+from patchkit._follow_hook import FOLDER_PREFIX
 from patchkit._run import Target, die_like_python, exit_code, run_target
 
 from .config import STRICT_EXIT_CODE, STUCK_EXIT_CODE, AuditConfig
@@ -199,7 +200,7 @@ def run(config: AuditConfig, early_stop: int | None = None) -> int:
         stopper.note_early(early_stop)
     stderr = _real_stderr()
     _sweep_folders()
-    folder = tempfile.mkdtemp(prefix=f"{_FOLDER_PREFIX}{pid}-")
+    folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{pid}-")
     try:
         session = Session(config)
         audit = ProcessAudit(session, folder, config.flush_interval, _target_file(config.target))
@@ -245,7 +246,6 @@ def run(config: AuditConfig, early_stop: int | None = None) -> int:
     return code
 
 
-_FOLDER_PREFIX = "patchkit-audit-"  # then the main process's pid: <prefix><pid>-<random>
 _STALE_AFTER = 60.0  # seconds unchanged before a dead audit's folder is removed
 
 
@@ -261,7 +261,7 @@ def _sweep_folders() -> None:
         names = os.listdir(base)
     except OSError:
         return
-    pattern = re.compile(re.escape(_FOLDER_PREFIX) + r"(\d+)-\w+$")
+    pattern = re.compile(re.escape(FOLDER_PREFIX) + r"(\d+)-\w+$")
     for name in names:
         match = pattern.match(name)
         if match is None:
