@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import Any
+from types import FrameType
 
 __all__ = ["EarlyStops", "install_for_audit", "take"]
 
@@ -40,12 +40,12 @@ class EarlyStops:
 
     def __init__(self) -> None:
         self.noted: int | None = None
-        self._previous: dict[int, Any] = {}
+        self._previous: dict[int, signal._HANDLER] = {}
         for signum in (signal.SIGTERM, signal.SIGINT):
             if signal.getsignal(signum) in (signal.SIG_DFL, signal.default_int_handler):
                 self._previous[signum] = signal.signal(signum, self._note)
 
-    def _note(self, signum: int, frame: Any) -> None:
+    def _note(self, signum: int, frame: FrameType | None) -> None:
         if self.noted is None:
             self.noted = signum
 
