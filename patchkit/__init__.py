@@ -75,7 +75,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_CORE})
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "patch_all", "patch", "unpatch_all", "patched", "is_patched", "get_original", "ledger",
