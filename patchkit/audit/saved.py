@@ -8,10 +8,12 @@ at the end of a live audit, so both paths produce identical output.
 from __future__ import annotations
 
 import json
+import math
 import sys
-from typing import Any
+from typing import Any, Callable, get_args
 
 from .config import RenderConfig
+from .detectors import Kind
 from .findings import Finding, HubBlock, StackFrame
 from .processes import ProcessInfo
 from .report import SCHEMA, SCHEMAS, Report
@@ -27,11 +29,171 @@ class ReportFormatError(ValueError):
     """The file is not a ``patchkit.audit`` report; the message says why."""
 
 
+# -- the schema, checked once on load: every field's type, named by its JSON path -------
+
+_Path = tuple[str | int, ...]
+_Check = Callable[[Any, _Path], None]
+
+
+class _Constant:
+    """``NaN``, ``Infinity`` or ``-Infinity`` as read (json.load accepts them): no number,
+    so the field holding one fails its check with its path."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _where(path: _Path) -> str:
+    text = "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in path)
+    return text.lstrip(".") or "the top level"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, _Constant):
+        return value.name
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    if isinstance(value, str):
+        return json.dumps(value if len(value) <= 40 else value[:37] + "...")
+    text = json.dumps(value)  # null, true, a number
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _bad(path: _Path, expected: str, value: Any) -> ReportFormatError:
+    return ReportFormatError(f"{_where(path)}: expected {expected}, got {_shown(value)}")
+
+
+def _is_text(value: Any) -> bool:
+    if type(value) is not str:
+        return False
+    if value.isascii():
+        return True
+    try:  # a lone surrogate ("\ud800" in the file) cannot be written out as UTF-8
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _scalar(expected: str, test: Callable[[Any], bool], nullable: bool = False) -> _Check:
+    expected += " or null" if nullable else ""
+
+    def check(value: Any, path: _Path) -> None:
+        if test(value) or (nullable and value is None):
+            return
+        if "string" in expected and type(value) is str:
+            raise _bad(path, "text (no lone surrogate)", value)
+        raise _bad(path, expected, value)
+    return check
+
+
+# Bounds that keep every sum, product and format in the renderers finite: far beyond any
+# run (31,700 years; a 64-bit count), and a merge of a few reports cannot overflow them.
+_SECONDS_BOUND = 1e12
+_INT_BOUND = 2 ** 63
+
+
+def _number(integer: bool, nullable: bool = False) -> _Check:
+    """An integer, or a number of seconds (an integer or a float), within the bounds."""
+    kinds = (int,) if integer else (int, float)
+    bound = _INT_BOUND if integer else _SECONDS_BOUND
+    expected = ("an integer" if integer else "a number") + (" or null" if nullable else "")
+
+    def check(value: Any, path: _Path) -> None:
+        if type(value) in kinds and -bound < value < bound or nullable and value is None:
+            return
+        if not integer and (isinstance(value, _Constant) or value != value
+                            or value in (math.inf, -math.inf)):
+            raise _bad(path, "a finite number", value)
+        if type(value) in kinds:
+            raise _bad(path, "a 64-bit integer" if integer else
+                       f"a number of seconds within ±{_SECONDS_BOUND:g}", value)
+        raise _bad(path, expected, value)
+    return check
+
+
+def _list(item: _Check) -> _Check:
+    def check(value: Any, path: _Path) -> None:
+        if type(value) is not list:
+            raise _bad(path, "a list", value)
+        for index, entry in enumerate(value):
+            item(entry, (*path, index))
+    return check
+
+
+def _object(required: dict[str, _Check], optional: dict[str, _Check] | None = None) -> _Check:
+    """An object with *required* and *optional* fields; others are ignored (later
+    versions only add fields)."""
+    def check(value: Any, path: _Path) -> None:
+        if type(value) is not dict:
+            raise _bad(path, "an object", value)
+        for name, field in required.items():
+            if name not in value:
+                raise ReportFormatError(f"{_where((*path, name))}: missing")
+            field(value[name], (*path, name))
+        for name, field in (optional or {}).items():
+            if name in value:
+                field(value[name], (*path, name))
+    return check
+
+
+_KINDS = get_args(Kind)
+_INT = _number(integer=True)
+_INT_OR_NULL = _number(integer=True, nullable=True)
+_NUMBER = _number(integer=False)
+_NUMBER_OR_NULL = _number(integer=False, nullable=True)
+_TEXT = _scalar("a string", _is_text)
+_TEXT_OR_NULL = _scalar("a string", _is_text, nullable=True)
+_BOOL = _scalar("true or false", lambda v: type(v) is bool)
+_KIND = _scalar("one of " + ", ".join(_KINDS), lambda v: type(v) is str and v in _KINDS)
+_FRAME = _object({"file": _TEXT, "line": _INT, "function": _TEXT})
+_EVENT = _object({"start_s": _NUMBER, "duration_s": _NUMBER}, {"pid": _INT_OR_NULL})
+_FINDING = _object(
+    {"kind": _KIND, "file": _TEXT_OR_NULL, "line": _INT_OR_NULL, "function": _TEXT_OR_NULL,
+     "package": _TEXT_OR_NULL, "callee": _TEXT_OR_NULL, "count": _INT, "total_s": _NUMBER,
+     "max_s": _NUMBER, "module": _TEXT_OR_NULL, "name": _TEXT_OR_NULL,
+     "original": _TEXT_OR_NULL, "stack": _list(_FRAME), "message": _TEXT,
+     "fix": _TEXT_OR_NULL},
+    {"events": _list(_EVENT), "events_omitted": _INT, "pids": _list(_INT)})
+_PROCESS = _object(
+    {"pid": _INT, "ppid": _INT, "role": _TEXT, "argv": _list(_TEXT), "duration_s": _NUMBER},
+    {"exit_code": _INT_OR_NULL, "ended": _BOOL, "patched": _list(_TEXT), "findings": _INT,
+     "started_s": _NUMBER})
+_REPORT = _object(
+    {"target": _TEXT, "argv": _list(_TEXT), "exit_code": _INT, "duration_s": _NUMBER,
+     "patched": _list(_TEXT), "findings": _list(_FINDING)},
+    {"stopped_by": _TEXT_OR_NULL, "python": _TEXT_OR_NULL, "gevent": _TEXT_OR_NULL,
+     "started_at": _NUMBER_OR_NULL, "processes": _list(_PROCESS)})
+"""``patchkit.audit/1`` and ``/2`` (/1 lacks what is optional here; see docs/audit.md)."""
+
+
+def _validate(data: Any) -> None:
+    """Check *data* against the report schema.
+
+    Raises:
+        ReportFormatError: the first bad field, by its JSON path
+            (``findings[3].count: expected an integer, got "many"``).
+    """
+    if type(data) is not dict:
+        raise ReportFormatError(f"not a {SCHEMA} report (the top level is {_shown(data)}, "
+                                "not an object)")
+    schema = data.get("schema")
+    if type(schema) is not str or schema not in SCHEMAS:
+        raise ReportFormatError(f"not a {SCHEMA} report (schema: {_shown(schema)}; "
+                                f"--render reads {' and '.join(SCHEMAS)})")
+    _REPORT(data, ())
+
+
+# -- the model, from checked data ---------------------------------------------------------
+
 def finding_from_dict(data: dict[str, Any]) -> Finding:
     """A Finding from its ``to_dict`` form (``pids`` and event pids may be missing: /1)."""
     fields = {name: data[name] for name in _FINDING_FIELDS}
+    fields["total_s"], fields["max_s"] = float(data["total_s"]), float(data["max_s"])
     stack = [StackFrame(f["file"], f["line"], f["function"]) for f in data["stack"]]
-    events = [HubBlock(e["start_s"], e["duration_s"], e.get("pid"))
+    events = [HubBlock(float(e["start_s"]), float(e["duration_s"]), e.get("pid"))
               for e in data.get("events", [])]
     return Finding(**fields, stack=stack, events=events,
                    events_omitted=data.get("events_omitted", 0),
@@ -40,28 +202,26 @@ def finding_from_dict(data: dict[str, Any]) -> Finding:
 
 def _process(data: dict[str, Any]) -> ProcessInfo:
     return ProcessInfo(data["pid"], data["ppid"], data["role"], list(data["argv"]), 0.0,
-                       data["duration_s"], data.get("exit_code"), data.get("ended", True),
-                       list(data.get("patched", [])), data.get("findings", 0),
-                       data.get("started_s", 0.0))
+                       float(data["duration_s"]), data.get("exit_code"),
+                       data.get("ended", True), list(data.get("patched", [])),
+                       data.get("findings", 0), float(data.get("started_s", 0.0)))
 
 
-def report_from_dict(data: dict[str, Any]) -> Report:
+def report_from_dict(data: Any) -> Report:
     """Rebuild a Report from its ``to_dict`` form (fields added later may be missing).
 
     Raises:
-        ReportFormatError: wrong schema or a missing required field.
+        ReportFormatError: not a report, or a field missing or of the wrong type
+            (the message names it by its JSON path).
     """
-    if not isinstance(data, dict) or data.get("schema") not in SCHEMAS:
-        raise ReportFormatError(f"not a {SCHEMA} report")
-    try:
-        return Report(data["target"], list(data["argv"]), data["exit_code"],
-                      data["duration_s"], list(data["patched"]),
-                      [finding_from_dict(f) for f in data["findings"]], data.get("stopped_by"),
-                      python=data.get("python"), gevent=data.get("gevent"),
-                      processes=[_process(p) for p in data.get("processes", [])],
-                      started_at=data.get("started_at"))
-    except (KeyError, TypeError) as exc:
-        raise ReportFormatError(f"malformed {SCHEMA} report ({exc!r})") from None
+    _validate(data)
+    started_at = data.get("started_at")
+    return Report(data["target"], list(data["argv"]), data["exit_code"],
+                  float(data["duration_s"]), list(data["patched"]),
+                  [finding_from_dict(f) for f in data["findings"]], data.get("stopped_by"),
+                  python=data.get("python"), gevent=data.get("gevent"),
+                  processes=[_process(p) for p in data.get("processes", [])],
+                  started_at=float(started_at) if started_at is not None else None)
 
 
 def load_report(path: str) -> Report:
@@ -69,12 +229,20 @@ def load_report(path: str) -> Report:
 
     Raises:
         OSError: the file cannot be read.
-        ReportFormatError: it is not valid JSON or not a report.
+        ReportFormatError: it is not UTF-8, not JSON, or not a report (the message
+            says which field, by its JSON path).
     """
     with open(path, encoding="utf-8") as handle:
         try:
-            data = json.load(handle)
-        except json.JSONDecodeError as exc:
+            data = json.load(handle, parse_constant=_Constant)
+        except UnicodeDecodeError as exc:
+            raise ReportFormatError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") \
+                from None
+        except RecursionError:
+            raise ReportFormatError("nested too deeply to read (deeper than Python's "
+                                    "recursion limit): not a report") \
+                from None
+        except ValueError as exc:  # JSONDecodeError, or an integer of over 4,300 digits
             raise ReportFormatError(f"not JSON ({exc})") from None
     return report_from_dict(data)
 
