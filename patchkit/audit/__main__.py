@@ -17,6 +17,7 @@ from patchkit._cli import VersionAction, quiet_broken_pipe, seconds, usage_error
 from patchkit._run import TargetError, parse_target
 
 from patchkit._early import EarlyStops, take
+from patchkit._redact import KEEP_ENV
 
 from .config import (DEFAULT_FLUSH, DEFAULT_GRACE, DEFAULT_THRESHOLD, STUCK_EXIT_CODE, AuditConfig,
                      ConfigError, RenderConfig, check_report_path)
@@ -27,7 +28,7 @@ PROG = "python -m patchkit.audit"
 _ARITY = {"--threshold": 1, "--json": 1, "--duration": 1, "--include": 1, "--exclude": 1,
           "--html": 1, "--sarif": 1, "--render": 1,
           "--grace": 1, "--flush": 1, "--strict": 0, "--patch": 0, "--no-follow": 0,
-          "--exact": 0, "--quiet": 0, "-q": 0, "-h": 0, "--help": 0, "--version": 0}
+          "--exact": 0, "--keep-argv": 0, "--quiet": 0, "-q": 0, "-h": 0, "--help": 0, "--version": 0}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -114,6 +115,10 @@ def build_parser(render_many: bool = False) -> argparse.ArgumentParser:
     parser.add_argument("--exact", action="store_true",
                         help="time every greenlet switch (exact durations when greenlets "
                         "share a loop turn; costs more per switch) instead of each loop turn")
+    parser.add_argument("--keep-argv", action="store_true",
+                        help="keep command lines whole in the report (by default the values "
+                        "of arguments that look secret -- --password, TOKEN=, a URL's "
+                        "password -- are redacted)")
     parser.add_argument("--grace", type=seconds(0.01, 3600.0), default=DEFAULT_GRACE,
                         metavar="SECONDS",
                         help="after SIGTERM, SIGINT or --duration, how long the program has "
@@ -175,7 +180,7 @@ def _render(namespace: argparse.Namespace, more: list[str]) -> RenderConfig:
                    list(sources), "the --render input")
     return RenderConfig(sources, _output(namespace.html, "--html"),
                         _output(namespace.sarif, "--sarif"), os.getcwd(), namespace.quiet,
-                        json_path)
+                        json_path, namespace.keep_argv)
 
 
 def parse(argv: list[str]) -> AuditConfig | RenderConfig:
@@ -212,7 +217,8 @@ def parse(argv: list[str]) -> AuditConfig | RenderConfig:
                        html_path=_output(namespace.html, "--html"),
                        sarif_path=_output(namespace.sarif, "--sarif"), root=os.getcwd(),
                        follow=not namespace.no_follow, grace=namespace.grace,
-                       flush_interval=namespace.flush, exact=namespace.exact)
+                       flush_interval=namespace.flush, exact=namespace.exact,
+                       keep_argv=namespace.keep_argv)
 
 
 @quiet_broken_pipe
@@ -234,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         early.release()
         return usage_error(build_parser().format_usage(), PROG, str(exc))
+    if config.keep_argv:  # for this process and every child it starts
+        os.environ[KEEP_ENV] = "1"
     if isinstance(config, RenderConfig):
         early.release()
         from .saved import render_saved

@@ -58,6 +58,8 @@ class AuditConfig:
         exact: Time every greenlet switch (a tracer on each switch: exact durations in
             turns shared by several greenlets, at a cost per switch) instead of each
             loop turn (the default; see ``detectors.turns``).
+        keep_argv: Keep command lines whole in the report (by default the values of
+            secret-looking arguments are redacted: ``patchkit._redact``).
     """
 
     target: Target
@@ -77,6 +79,7 @@ class AuditConfig:
     child_grace: float = DEFAULT_CHILD_GRACE
     flush_interval: float = DEFAULT_FLUSH
     exact: bool = False
+    keep_argv: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class RenderConfig:
         html_path, sarif_path, json_path: Files to write (absolute), or None.
         root: The project root SARIF paths are made relative to.
         quiet: No terminal report.
+        keep_argv: Keep command lines whole (else secret-looking values are redacted).
     """
 
     sources: tuple[str, ...]
@@ -96,6 +100,7 @@ class RenderConfig:
     root: str | None = None
     quiet: bool = False
     json_path: str | None = None
+    keep_argv: bool = False
 
 
 def check_report_path(path: str, option: str = "--json") -> None:

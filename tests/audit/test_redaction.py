@@ -70,3 +70,15 @@ def test_no_report_carries_the_secret(run_cmd, tmp_path: Path) -> None:
             assert secret not in text, (name, secret)
     assert "hunter" not in proc.stdout + proc.stderr.replace(sys.executable, "")
     assert report["argv"][1:] == ["--password", REDACTED, f"API_KEY={REDACTED}"]
+
+
+def test_keep_argv_option_keeps_the_report_whole(run_cmd, tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("pass\n")
+    proc = run_cmd("-m", "patchkit.audit", "-q", "--keep-argv", "--json", "r.json", "app.py",
+                   "--password", "hunter2")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["argv"][1:] == ["--password", "hunter2"]
+    proc = run_cmd("-m", "patchkit.audit", "--render", "r.json", "--json", "again.json")
+    assert json.loads((tmp_path / "again.json").read_text())["argv"][1:] == \
+        ["--password", REDACTED]  # re-rendered without --keep-argv: redacted
