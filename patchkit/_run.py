@@ -64,6 +64,8 @@ def parse_target(argv: list[str]) -> Target:
         return _module_target(argv[1], argv[2:], explicit=True)
     first, args = argv[0], argv[1:]
     if os.path.exists(first):
+        if _is_folder_or_zip(first) and not _has_main(first):
+            raise TargetError(f"can't find '__main__' module in {first!r}")
         return Target("path", first, args)
     if first.endswith(".py") or os.sep in first or not all(
             part.isidentifier() for part in first.split(".")):
@@ -109,6 +111,20 @@ def run_target(target: Target) -> int:
         _print_exception(exc)
         return 1
     return 0
+
+
+def _has_main(path: str) -> bool:
+    """Whether the folder or zip at *path* has the ``__main__`` python would run."""
+    import zipfile
+
+    names = ("__main__.py", "__main__.pyc")
+    if os.path.isdir(path):
+        return any(os.path.isfile(os.path.join(path, name)) for name in names)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name in archive.namelist() for name in names)
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _is_folder_or_zip(path: str) -> bool:

@@ -59,7 +59,7 @@ def write_atomic(path: str, text: str) -> None:
     except FileNotFoundError:
         mode = stat.S_IFREG
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
-        _write_in_place(path, text.encode("utf-8"))
+        _write_in_place(path, text.encode("utf-8", "backslashreplace"))
         return
     if not stat.S_ISREG(mode):
         raise OSError(errno.EINVAL, f"{path} is not a file, FIFO or character device")
@@ -69,7 +69,9 @@ def write_atomic(path: str, text: str) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it 0600; a report is an ordinary file
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        # A file name that is not UTF-8 (os.fsdecode's surrogates) shows as \udcff, not as
+        # an encoding error that would lose the report.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

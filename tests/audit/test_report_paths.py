@@ -97,3 +97,14 @@ def test_every_format_may_go_to_one_device(run_cmd, tmp_path: Path) -> None:
     proc = run_cmd("-m", "patchkit.audit", "-q", "--json", "null", "--html", "null",
                    "--sarif", "null", "ok.py")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_script_name_that_is_not_utf8_keeps_every_report(run_cmd, tmp_path: Path) -> None:
+    name = os.fsdecode(b"app\xff.py")  # a surrogate escape, as Linux file names allow
+    (tmp_path / name).write_text(OK)
+    proc = run_cmd("-m", "patchkit.audit", "-q", "--json", "r.json", "--html", "r.html",
+                   "--sarif", "r.sarif", name)
+    assert proc.returncode == 0, proc.stderr
+    assert "internal error" not in proc.stderr
+    assert "app\\udcff.py" in (tmp_path / "r.html").read_text()
+    assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"

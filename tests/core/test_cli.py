@@ -64,6 +64,8 @@ def test_the_script_answers_version_and_names_itself(tmp_path) -> None:
     ("patchkit", ["--no-sockets", "x.py"], "unknown patcher 'sockets'"),
     ("patchkit.audit", ["--frobnicate", "x.py"], "unrecognized option '--frobnicate'"),
     ("patchkit.audit", ["--threshold", "soon", "x.py"], "'soon' is not a number of seconds"),
+    ("patchkit.audit", ["empty_folder"], "can't find '__main__' module in 'empty_folder'"),
+    ("patchkit", ["empty_folder"], "can't find '__main__' module in 'empty_folder'"),
     ("patchkit.static", ["--frobnicate"], "unrecognized arguments: --frobnicate"),
     ("patchkit.static", ["/no/such/path"], "/no/such/path: no such file or directory"),
     ("patchkit.conformance", ["test_nosuch"], "no test module 'test_nosuch'"),
@@ -79,8 +81,9 @@ def test_the_script_answers_version_and_names_itself(tmp_path) -> None:
     ("patchkit.conformance", ["--markdown", "/no/such/dir/m.md"], "--markdown /no/such/dir"),
 ])
 def test_usage_errors_are_a_usage_line_and_one_error_exit_2(run_cmd, module: str,
-                                                            args: list[str],
-                                                            message: str) -> None:
+                                                            args: list[str], message: str,
+                                                            tmp_path: Path) -> None:
+    (tmp_path / "empty_folder").mkdir()
     proc = run_cmd("-m", module, *args)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert proc.stdout == "" and "Traceback" not in proc.stderr
