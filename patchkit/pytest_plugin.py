@@ -121,11 +121,31 @@ def _settings(early_config: pytest.Config) -> PatchkitPlugin:
         if report_kind(path) is None:
             raise pytest.UsageError(f"--patchkit-report: {path!r} ends in none of .json, "
                                     ".html, .sarif (the suffix says which report to write)")
+        problem = _unwritable(path)  # now, not after the whole run
+        if problem is not None:
+            raise pytest.UsageError(f"--patchkit-report {path}: {problem}")
     fail_cpu = bool(args.patchkit_cpu) or bool(early_config.getini("patchkit_cpu"))
     return PatchkitPlugin(_seconds(early_config, "threshold", DEFAULT_THRESHOLD),
                           tuple(early_config.getini("patchkit_allow")), fail_cpu, reports,
                           _seconds(early_config, "hang", DEFAULT_HANG, zero_ok=True),
                           _skipped(early_config))
+
+
+def _unwritable(path: str) -> str | None:
+    """Why a report cannot be written at *path* (its missing folders are made at the end),
+    or None."""
+    import os
+
+    if os.path.isdir(path):
+        return "is a folder, not a file"
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        return f"{folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in {folder}"
+    return None
 
 
 def _skipped(early_config: pytest.Config) -> tuple[str, ...]:

@@ -136,6 +136,16 @@ def test_a_report_path_with_an_unknown_suffix_is_a_usage_error(
     assert "--patchkit-report: 'out.txt' ends in none of .json, .html, .sarif" in \
         result.stderr.str()
 
+    (pytester.path / "taken").write_text("a file, not a folder")
+    for path, message in (("taken/r.json", "is a file, not a folder"),
+                          (".", "ends in none of"), ("d.json", "is a folder")):
+        (pytester.path / "d.json").mkdir(exist_ok=True)
+        result = pytester.runpytest_subprocess("--patchkit", "--patchkit-report", path,
+                                               "-p", "no:socket")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, path  # at the start, not the end
+        assert message in result.stderr.str(), path
+        assert "passed" not in result.stdout.str()
+
 
 def _read_until(proc: subprocess.Popen[bytes], needle: str, timeout: float) -> str:
     """stderr of *proc* until *needle* (and a moment more) or *timeout* seconds."""
