@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from patchkit._follow_hook import FollowError, parse
 
@@ -96,3 +98,31 @@ def test_an_isolated_interpreter_is_not_followed(folder: str) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout == "ran\n", proc.stderr
     assert list(Path(folder).iterdir()) == []
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.floats() | st.integers()
+                     | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=15), inner, max_size=4), max_leaves=12)
+_FIELDS = ["folder", "threshold", "include", "exclude", "flush_interval", "exact"]
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(changes=st.dictionaries(st.sampled_from(_FIELDS), _JSON, max_size=3),
+       drop=st.lists(st.sampled_from(_FIELDS), max_size=2), raw=st.text(max_size=40))
+def test_fuzz_the_start_up_hooks_parser(folder: str, changes: dict, drop: list[str],
+                                        raw: str) -> None:
+    """Any value of PATCHKIT_AUDIT_FOLLOW: checked settings, or FollowError, nothing else."""
+    data = json.loads(_value(folder))
+    data.update(changes)
+    for name in drop:
+        data.pop(name, None)
+    for text in (json.dumps(data), raw):
+        try:
+            checked = parse(text)
+        except FollowError:
+            continue
+        assert checked["folder"] == folder
+        assert 0.0001 <= checked["threshold"] <= 3600
+        assert 0.01 <= checked["flush_interval"] <= 3600

@@ -13,6 +13,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from patchkit.monitor import MonitorConfigError, MonitorSettings, parse
 
@@ -142,3 +144,27 @@ def test_an_infinite_threshold_from_the_environment_leaves_the_program_running(
     assert proc.returncode == 0 and proc.stdout == "done\n"
     assert "Traceback" not in proc.stderr
     assert "threshold='inf' must be a number" in proc.stderr and "the monitor is off" in proc.stderr
+
+
+_KEYS = ["threshold", "log", "rate", "summary", "stack", "logging", "metrics", "metrics_port",
+         "period", "nope", ""]
+_VALUES = st.one_of(st.text(max_size=12), st.sampled_from(
+    ["inf", "-inf", "nan", "1e300", "0", "-1", "1", "0.05", "yes", "off", "", "=", ",", "1e-9"]),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers().map(str))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=60), st.lists(st.tuples(st.sampled_from(_KEYS), _VALUES),
+                                                  max_size=6).map(
+    lambda items: ",".join(f"{k}={v}" for k, v in items))))
+def test_fuzz_the_monitor_setting_parser(text: str) -> None:
+    """Whatever PATCHKIT_MONITOR says: settings within their ranges, or MonitorConfigError."""
+    import math
+
+    try:
+        settings = parse(text)
+    except MonitorConfigError:
+        return
+    for name in ("threshold", "summary", "period"):
+        assert math.isfinite(getattr(settings, name)) and getattr(settings, name) > 0
+    assert 0 <= settings.rate <= 1_000_000 and 1 <= settings.stack <= 10_000
