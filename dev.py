@@ -155,7 +155,7 @@ class Venv:
                else "they did not build (see pip's output above)")
         if how == f"failed: {condition}":
             return why
-        print(f"dev.py: installing {NATIVE_GROUP} (mysqlclient, pylibmc, pycurl, python-ldap: "
+        print(f"dev.py: installing {NATIVE_GROUP} (mysqlclient, pylibmc, python-ldap, uwsgi: "
               "built from C) ...", file=sys.stderr)
         try:
             _run(self._pip("install", "--group", NATIVE_GROUP), f"pip install {NATIVE_GROUP}")

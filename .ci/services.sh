@@ -7,9 +7,9 @@
 #   MariaDB, memcached, RabbitMQ,       tests/services_more.py (the compatibility
 #   OpenLDAP's slapd, OpenSSH's sshd     matrix's evidence, audits/)
 #   Chromium                            tests/report_html/test_browser.py
-# Headers: mysqlclient (libmariadb-dev), pylibmc (libmemcached-dev), pycurl
-# (libcurl4-openssl-dev), python-ldap (libldap2-dev, libsasl2-dev) build from source when
-# dev.py installs the `test-native` dependency group, after this script.
+# Headers: mysqlclient (libmariadb-dev), pylibmc (libmemcached-dev), python-ldap (libldap2-dev,
+# libsasl2-dev) and uWSGI build from source when dev.py installs the `test-native` dependency
+# group, after this script (libcurl4-openssl-dev: for pycurl where it has no wheel).
 #
 # As root with apt-get it installs what is missing. Anywhere else (not root, no apt, apt
 # failing) it says in one line what to install and goes on: dev.py runs the rest, and the

@@ -24,7 +24,7 @@ over greenlets for wall time, so > 1 means greenlets are better). Every socket o
 what is counted, and the table says so) and every child has a 300 s timeout: a run always ends.
 
 The suite also draws throughput and memory against N (``docs/images/scale.png``; needs
-matplotlib, the ``bench`` extra).
+matplotlib, the ``bench`` dependency group).
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def plot(rows: list[dict], path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         print("  plot skipped: matplotlib is not installed "
-              "(pip install 'patchkit[bench]' or pip install matplotlib)")
+              "(pip install -e . --group bench, or pip install matplotlib)")
         return None
     echo = [r for r in rows if r["workload"] == "echo"]
     sleep = [r for r in rows if r["workload"] == "sleep"]

@@ -224,7 +224,7 @@ def start_grpc_server() -> tuple[GrpcServer, Callable[[], None]]:
     import sys
 
     if importlib.util.find_spec("grpc") is None:
-        raise ServiceUnavailable("grpcio is not installed (pip install -e '.[test]')")
+        raise ServiceUnavailable("grpcio is not installed (pip install -e . --group test; python3 dev.py test does)")
     proc = subprocess.Popen([sys.executable, "-c", GRPC_SERVER], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdin is not None

@@ -285,7 +285,7 @@ def start_moto() -> tuple[Moto, Callable[[], None]]:
     import importlib.util
 
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
-        raise ServiceUnavailable("moto's server is not installed (pip install -e '.[test]' "
+        raise ServiceUnavailable("moto's server is not installed (pip install -e . --group test "
                                  "installs moto[server])")
     base = Path(tempfile.mkdtemp(prefix="patchkit-moto-"))
     port = free_port()
