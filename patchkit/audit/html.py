@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import html
 import json
 import os
 import sysconfig
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, get_args
 
 from .atomic import write_atomic
@@ -39,6 +40,11 @@ LANE = 22  # px per timeline lane
 ROW = 17  # px per profile depth
 MAX_DEPTH = 48
 MIN_FRAME = 0.0008  # profile frames under this share of blocked time are left out
+# A page stays quick to open (the browser tests load 10,000 findings and bars): a bigger
+# report shows its first MAX_FINDINGS (the most blocked time) and their MAX_BARS longest
+# blocks, and says what it left out; the JSON report keeps everything.
+MAX_FINDINGS = 20_000
+MAX_BARS = 50_000
 
 
 KIND_CLASSES = frozenset(get_args(Kind))
@@ -304,10 +310,35 @@ def _policy(style: str) -> str:
             "img-src data:; base-uri 'none'; form-action 'none'")
 
 
+def _shown(report: Report) -> tuple[Report, str]:
+    """*report* as the page shows it (at most MAX_FINDINGS findings and MAX_BARS timed
+    blocks, the longest), and the note saying how many findings were left out."""
+    findings = report.findings[:MAX_FINDINGS]
+    durations = [e.duration_s for f in findings for e in f.events]
+    if len(durations) > MAX_BARS:
+        floor = heapq.nlargest(MAX_BARS, durations)[-1]
+        ties = MAX_BARS - sum(1 for d in durations if d > floor)
+        trimmed = []
+        for finding in findings:
+            kept = []
+            for event in finding.events:
+                if event.duration_s > floor or (event.duration_s == floor and ties > 0):
+                    ties -= event.duration_s == floor
+                    kept.append(event)
+            trimmed.append(replace(finding, events=kept, events_omitted=(
+                finding.events_omitted + len(finding.events) - len(kept))))
+        findings = trimmed
+    left = len(report.findings) - len(findings)
+    note = (f"<p class=muted id=left-out>{left} more finding(s) not shown (the least blocked "
+            "time); the JSON report has them all.</p>" if left else "")
+    return replace(report, findings=findings), note
+
+
 def render_html(report: Report) -> str:
     """The whole report as one HTML document (no external resources)."""
-    flame, nodes, blocked = _flame(report)
-    timeline, places = _timeline(report)
+    shown, left_out = _shown(report)
+    flame, nodes, blocked = _flame(report)  # all the time blocked: MIN_FRAME bounds it
+    timeline, places = _timeline(shown)
     style = CSS + places
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
@@ -318,11 +349,11 @@ def render_html(report: Report) -> str:
         f"<h2>Hub timeline</h2><p class=muted>Every hub block over the threshold, by "
         f"package; hover for the call site, click for the stack and the fix.</p>{LEGEND}"
         f"{timeline}<div id=detail class=muted>Click a bar, a row or a frame.</div>"
-        f"<h2>Findings</h2>{_table(report)}"
+        f"<h2>Findings</h2>{_table(shown)}{left_out}"
         f"<h2>Blocking profile</h2><p class=muted>Blocked time by stack, outermost frame on "
         f"top; width is the share of all hub blocking.</p>{FLAME_LEGEND}{flame}"
         f"<div id=tip></div><script type=application/json id=report-data>"
-        f"{_data(report, nodes, blocked)}</script><script>{SCRIPT}</script></body></html>\n")
+        f"{_data(shown, nodes, blocked)}</script><script>{SCRIPT}</script></body></html>\n")
 
 
 def write_html(report: Report, path: str) -> None:

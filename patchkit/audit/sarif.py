@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .atomic import write_atomic
 from .findings import Finding, StackFrame
@@ -23,6 +23,12 @@ __all__ = ["RULES", "to_sarif", "write_sarif"]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
+
+# GitHub code scanning rejects a run of over 25,000 results and shows the top 1,000 steps
+# of a code flow: a log keeps the first MAX_RESULTS findings by severity, then blocked
+# time, and says how many it left out (a 100,000-finding report made a 476 MB log).
+MAX_RESULTS = 25_000
+MAX_FLOW_STEPS = 1000
 
 # kind -> (rule name, level, short description, what it means, the usual fix)
 RULES: dict[str, tuple[str, str, str, str, str]] = {
@@ -111,7 +117,8 @@ def _physical(file: str | None, line: int | None, root: Path) -> dict[str, Any] 
 
 def _flow(stack: list[StackFrame], root: Path) -> dict[str, Any]:
     steps = []
-    for depth, frame in enumerate(stack):
+    skipped = max(len(stack) - MAX_FLOW_STEPS, 0)  # the outermost: the call site is inner
+    for depth, frame in enumerate(stack[skipped:], skipped):
         location: dict[str, Any] = {"message": {"text": f"{frame.function} "
                                                         f"({os.path.basename(frame.file)}:"
                                                         f"{frame.line})"}}
@@ -119,8 +126,10 @@ def _flow(stack: list[StackFrame], root: Path) -> dict[str, Any]:
         if physical is not None:
             location["physicalLocation"] = physical
         steps.append({"location": location, "nestingLevel": depth})
-    return {"message": {"text": "the call stack while the hub was blocked, outermost first"},
-            "threadFlows": [{"locations": steps}]}
+    text = "the call stack while the hub was blocked, outermost first"
+    if skipped:
+        text += f" ({skipped} outer frame(s) left out)"
+    return {"message": {"text": text}, "threadFlows": [{"locations": steps}]}
 
 
 def _message(finding: Finding) -> str:
@@ -153,10 +162,26 @@ def _result(finding: Finding, report: Report, root: Path, index: dict[str, int])
     return result
 
 
-def to_sarif(report: Report, root: str | None = None) -> dict[str, Any]:
-    """The SARIF 2.1.0 log for *report*; paths under *root* (default: cwd) are relative."""
-    base = Path(os.path.abspath(root or os.getcwd()))
-    index = {kind: i for i, kind in enumerate(RULES)}
+def _kept(findings: list[Finding]) -> list[Finding]:
+    """At most MAX_RESULTS findings, errors first, in the report's order (blocked time)."""
+    if len(findings) <= MAX_RESULTS:
+        return findings
+    rank = {"error": 0, "warning": 1, "note": 2}
+    order = sorted(range(len(findings)), key=lambda i: (rank[RULES[findings[i].kind][1]], i))
+    return [findings[i] for i in sorted(order[:MAX_RESULTS])]
+
+
+def _notes(report: Report, kept: int) -> dict[str, Any]:
+    left = len(report.findings) - kept
+    if not left:
+        return {}
+    text = (f"{left} more finding(s) left out: this log keeps {MAX_RESULTS} by severity, "
+            "then blocked time (code scanning rejects a run of over 25,000); the JSON report "
+            "has them all")
+    return {"toolExecutionNotifications": [{"level": "note", "message": {"text": text}}]}
+
+
+def _log(report: Report, base: Path, kept: int, results: list[dict[str, Any]]) -> dict[str, Any]:
     from patchkit import __version__
 
     return {
@@ -174,13 +199,48 @@ def to_sarif(report: Report, root: str | None = None) -> dict[str, Any]:
                 "properties": {"duration_s": round(report.duration_s, 6),
                                "patched": list(report.patched), "python": report.python,
                                "gevent": report.gevent, "stopped_by": report.stopped_by,
-                               "processes": [p.to_dict() for p in report.processes]}}],
-            "results": [_result(f, report, base, index) for f in report.findings],
+                               "processes": [p.to_dict() for p in report.processes]},
+                **_notes(report, kept)}],
+            "results": results,
             "columnKind": "unicodeCodePoints",
         }],
     }
 
 
+def _base(root: str | None) -> Path:
+    return Path(os.path.abspath(root or os.getcwd()))
+
+
+_INDEX = {kind: i for i, kind in enumerate(RULES)}
+
+
+def to_sarif(report: Report, root: str | None = None) -> dict[str, Any]:
+    """The SARIF 2.1.0 log for *report*; paths under *root* (default: cwd) are relative."""
+    base = _base(root)
+    findings = _kept(report.findings)
+    return _log(report, base, len(findings),
+                [_result(f, report, base, _INDEX) for f in findings])
+
+
+def _text(report: Report, root: str | None) -> Iterator[str]:
+    """``json.dumps(to_sarif(report, root), indent=2)``, one result at a time: a big log
+    is never a dict of every result plus the encoder's millions of pieces at once."""
+    base = _base(root)
+    findings = _kept(report.findings)
+    # The only '"results": []' in the text: a quote inside a string is written \".
+    head, _, tail = json.dumps(_log(report, base, len(findings), []), indent=2).partition(
+        '"results": []')
+    yield head + '"results": ['
+    for number, finding in enumerate(findings):
+        text = json.dumps(_result(finding, report, base, _INDEX), indent=2)
+        yield (",\n" if number else "\n") + _RESULT_INDENT + text.replace(
+            "\n", "\n" + _RESULT_INDENT)
+    yield ("\n" + _RESULT_INDENT[2:] + "]" if findings else "]") + tail + "\n"
+
+
+_RESULT_INDENT = " " * 8  # {"runs": [{"results": [ ...: four levels of indent=2
+
+
 def write_sarif(report: Report, path: str, root: str | None = None) -> None:
     """Write the SARIF log for *report* to *path* atomically."""
-    write_atomic(path, json.dumps(to_sarif(report, root), indent=2) + "\n")
+    write_atomic(path, "".join(_text(report, root)))

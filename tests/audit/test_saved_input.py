@@ -228,3 +228,64 @@ def test_fuzz_only_the_documented_error_escapes(mutations: list[Any]) -> None:
         os.unlink(handle.name)
     _render_all(report)
     _render_all(merge_reports([report, report]))
+
+
+def load_report_from(data: dict[str, Any]) -> Report:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "r.json"
+        path.write_text(json.dumps(data))
+        return load_report(str(path))
+
+
+def test_a_capped_sarif_log_says_what_it_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    import jsonschema
+
+    monkeypatch.setattr(sarif, "MAX_RESULTS", 1)
+    monkeypatch.setattr(sarif, "MAX_FLOW_STEPS", 1)
+    data = _set(valid_report(), ("findings", 2, "kind"), "unpatched")  # an error, at the end
+    log = sarif.to_sarif(load_report_from(data), "/app")
+    schema = json.loads((ROOT / "tests" / "report_html" / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(log)
+    run = log["runs"][0]
+    assert [r["ruleId"] for r in run["results"]] == ["blocking"]  # errors first, then time
+    flow = run["results"][0]["codeFlows"][0]
+    assert flow["message"]["text"].endswith("(1 outer frame(s) left out)")
+    assert [s["nestingLevel"] for s in flow["threadFlows"][0]["locations"]] == [1]
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    assert [n["message"]["text"] for n in notes] == [
+        "2 more finding(s) left out: this log keeps 1 by severity, then blocked time "
+        "(code scanning rejects a run of over 25,000); the JSON report has them all"]
+
+
+def test_an_uncapped_sarif_log_has_no_note() -> None:
+    log = sarif.to_sarif(load_report_from(valid_report()), "/app")
+    assert len(log["runs"][0]["results"]) == 3
+    assert "toolExecutionNotifications" not in log["runs"][0]["invocations"][0]
+
+
+@pytest.mark.parametrize("cap", [1, 3])
+def test_the_sarif_file_is_its_log_written_result_by_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap: int) -> None:
+    monkeypatch.setattr(sarif, "MAX_RESULTS", cap)
+    report = load_report_from(_set(valid_report(), ("target", ), 'a"results": []'))
+    sarif.write_sarif(report, str(tmp_path / "r.sarif"), "/app")
+    expected = json.dumps(sarif.to_sarif(report, "/app"), indent=2) + "\n"
+    assert (tmp_path / "r.sarif").read_text() == expected
+
+
+def test_a_capped_html_page_says_what_it_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(html, "MAX_FINDINGS", 2)
+    monkeypatch.setattr(html, "MAX_BARS", 3)
+    page = html.render_html(load_report_from(valid_report()))
+    assert "3 finding(s); the hub was blocked 4 time(s)" in page  # the summary counts all
+    assert "1 more finding(s) not shown" in page
+    assert "1 shorter block(s) not drawn" in page
+    assert page.count('class="bar ') == 3
+    data = page.split("id=report-data>", 1)[1].split("</script>", 1)[0]
+    assert len(json.loads(data)["findings"]) == 2
+
+
+def test_an_uncapped_html_page_has_no_note() -> None:
+    page = html.render_html(load_report_from(valid_report()))
+    assert "not shown" not in page and "not drawn" not in page
+    assert page.count('class="bar ') == 4
