@@ -105,7 +105,11 @@ def _run_findings(report: dict[str, Any]) -> list[tuple[str, str | None]]:
     for finding in report["findings"]:
         site = None
         if finding["file"] is not None and finding["line"] is not None:
-            site = f"{Path(finding['file']).relative_to(ROOT)}:{finding['line']}"
+            # The project's folder is the run's (or, in the docs, a made-up user's).
+            parts = Path(finding["file"]).parts
+            where = Path(*parts[parts.index("examples"):]) if "examples" in parts \
+                else Path(finding["file"])
+            site = f"{where}:{finding['line']}"
         found.append((finding["kind"], site))
     return found
 
