@@ -243,4 +243,4 @@ _RESULT_INDENT = " " * 8  # {"runs": [{"results": [ ...: four levels of indent=2
 
 def write_sarif(report: Report, path: str, root: str | None = None) -> None:
     """Write the SARIF log for *report* to *path* atomically."""
-    write_atomic(path, "".join(_text(report, root)))
+    write_atomic(path, _text(report, root))
