@@ -16,7 +16,7 @@ from .config import RenderConfig
 from .detectors import Kind
 from .findings import Finding, HubBlock, StackFrame
 from .processes import ProcessInfo
-from .report import SCHEMA, SCHEMAS, Report
+from .report import SCHEMA, SCHEMAS, Report, visible
 
 __all__ = ["ReportFormatError", "load_report", "report_from_dict", "finding_from_dict",
            "emit_files", "render_saved", "merge_reports"]
@@ -306,7 +306,7 @@ def render_saved(config: RenderConfig, prog: str) -> int:
         try:
             reports.append(load_report(source))
         except (OSError, ReportFormatError) as exc:
-            print(f"{prog}: error: --render {source}: {exc}", file=sys.stderr)
+            print(visible(f"{prog}: error: --render {source}: {exc}"), file=sys.stderr)
             return 2
     report = merge_reports(reports)
     if config.json_path is not None:
@@ -315,11 +315,11 @@ def render_saved(config: RenderConfig, prog: str) -> int:
         try:
             write_json(report, config.json_path)
         except OSError as exc:
-            print(f"{prog}: cannot write {config.json_path}: {exc}", file=sys.stderr)
+            print(visible(f"{prog}: cannot write {config.json_path}: {exc}"), file=sys.stderr)
             return 1
     errors = emit_files(report, config.html_path, config.sarif_path, config.root)
     for line in errors:
-        print(f"{prog}: {line}", file=sys.stderr)
+        print(visible(f"{prog}: {line}"), file=sys.stderr)
     if not config.quiet:
         from .report import make_console, render_terminal
 

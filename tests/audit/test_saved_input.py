@@ -289,3 +289,12 @@ def test_an_uncapped_html_page_has_no_note() -> None:
     page = html.render_html(load_report_from(valid_report()))
     assert "not shown" not in page and "not drawn" not in page
     assert page.count('class="bar ') == 4
+
+
+def test_an_error_line_shows_control_characters_escaped(run_cmd, tmp_path: Path) -> None:
+    name = "b\x1b[31m\n.json"  # a file name can carry them too
+    (tmp_path / name).write_text('{"schema": "patchkit.audit/2", "target": 5}')
+    proc = run_cmd("-m", "patchkit.audit", "--render", name)
+    assert proc.returncode == 2
+    assert "\x1b" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert "b\\x1b[31m\\x0a.json" in proc.stderr
