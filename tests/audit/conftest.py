@@ -78,5 +78,18 @@ def audit(tmp_path: Path):
 def only(findings: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
     """The single finding whose fields match, with a readable failure otherwise."""
     matches = [f for f in findings if all(f.get(k) == v for k, v in fields.items())]
-    assert len(matches) == 1, (fields, json.dumps(findings, indent=1))
+    # A string, not a tuple: pytest shortens the repr of anything else, and a failure under
+    # load must say what was found instead.
+    assert len(matches) == 1, f"{len(matches)} finding(s) match {fields}; found:\n" + \
+        summarize(findings)
     return matches[0]
+
+
+def summarize(findings: list[dict[str, Any]]) -> str:
+    """One line per finding: what a failed assertion needs to show."""
+    return "\n".join(
+        f"  {f['kind']} {f.get('file') and Path(f['file']).name}:{f.get('line')} "
+        f"in {f.get('function')} callee={f.get('callee')} x{f.get('count')} "
+        f"total={f.get('total_s', 0):.4f} max={f.get('max_s', 0):.4f} "
+        f"events={[round(e['duration_s'], 4) for e in f.get('events', [])]} "
+        f"msg={(f.get('message') or '')[:90]!r}" for f in findings) or "  (none)"

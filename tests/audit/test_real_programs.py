@@ -90,7 +90,8 @@ def test_celery_stale_sleep_says_why_kombu_was_imported_before_patching(audit, m
     # No broker listens there: the worker retries connecting through kombu's
     # retry_over_time, sleeping with the `sleep` kombu imported before time was patched.
     monkeypatch.setenv("BROKER", f"redis://127.0.0.1:{free_port()}/0")
-    run = audit("--duration", "5", "-m", "celery", "-A", "capp", "worker", "-P", "gevent",
+    # 10 s: a loaded machine can take most of 5 s to start the worker before its first retry.
+    run = audit("--duration", "10", "-m", "celery", "-A", "capp", "worker", "-P", "gevent",
                 "-c", "2", "--loglevel=WARNING", timeout=90)
     assert run.report is not None, run.stderr
     stale = only(run.findings("stale-reference"), module="kombu.utils.functional", name="sleep")
