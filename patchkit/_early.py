@@ -57,6 +57,13 @@ class EarlyStops:
         self._previous = {}
         return self.noted
 
+    def hand_over(self) -> tuple[int | None, dict[int, signal._HANDLER]]:
+        """For the runner's handlers, which replace these with no moment between: the
+        signal that came meanwhile (or None), and the handlers there were before these
+        (to restore at the end). These are forgotten, not restored."""
+        previous, self._previous = self._previous, {}
+        return self.noted, previous
+
     def release(self) -> None:
         """Put the handlers back and deliver the signal that came meanwhile, if any, as it
         would have been delivered (nothing is run: a usage error, ``--render``)."""

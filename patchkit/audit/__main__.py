@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         reserve_stdout()
     from .runner import run
 
-    return run(config, early_stop=early.restore())
+    return run(config, early=early)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ ends the way the target would have ended it.
 
 from __future__ import annotations
 
+import _thread
 import importlib.util
 import os
 import signal
@@ -17,6 +18,7 @@ import time
 import traceback
 from typing import IO, TYPE_CHECKING, Any
 
+from patchkit._early import EarlyStops
 from patchkit._follow_hook import FOLDER_PREFIX
 from patchkit._run import Target, die_like_python, exit_code, run_target
 
@@ -175,7 +177,7 @@ def _follow(config: AuditConfig, folder: str) -> None:
         os.environ.pop(FOLLOW_ENV, None)
 
 
-def run(config: AuditConfig, early_stop: int | None = None) -> int:
+def run(config: AuditConfig, early: EarlyStops | None = None) -> int:
     """Audit one run of ``config.target`` and every process it starts; returns the exit
     status to use.
 
@@ -185,19 +187,20 @@ def run(config: AuditConfig, early_stop: int | None = None) -> int:
 
     Args:
         config: What to run and how to report.
-        early_stop: A stop signal that came before the audit could arm its handlers
-            (noted by ``__main__``), or None.
+        early: The handlers that note a stop from the audit's first line (``__main__``'s),
+            which this run's handlers replace, or None.
     """
     import shutil
     import tempfile
 
     pid = os.getpid()
-    _, _, get_ident = original_thread_api()
-    # First: a stop from here on is noted (the target is then not started), not lost.
-    stopper = Stopper(config.duration, get_ident())
-    stopper.arm()
-    if early_stop is not None:
-        stopper.note_early(early_stop)
+    # First, before gevent is imported: a stop from here on is noted (the target is then
+    # not started), not lost. Nothing is patched yet, so _thread's get_ident is the real one.
+    stopper = Stopper(config.duration, _thread.get_ident())
+    noted, inherited = early.hand_over() if early is not None else (None, {})
+    stopper.arm(inherited)
+    if noted is not None:
+        stopper.note_early(noted)
     stderr = _real_stderr()
     _sweep_folders()
     folder = tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{pid}-")

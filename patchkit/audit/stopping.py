@@ -90,14 +90,24 @@ class Stopper:
             self.noted = signum
             self.on_request()
 
-    def arm(self) -> None:
+    def arm(self, inherited: dict[int, Any] | None = None) -> None:
         """Install the SIGTERM (and default SIGINT) handlers and start the --duration timer.
 
         Main thread only.
+
+        Args:
+            inherited: The handlers that were there before the audit's early ones (which
+                these replace at once: ``EarlyStops.hand_over``), restored by :meth:`disarm`.
         """
-        self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._previous_int = signal.signal(signal.SIGINT, self._on_sigint)
+        inherited = inherited or {}
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        self._previous = inherited.get(signal.SIGTERM, previous)
+        int_before = inherited.get(signal.SIGINT, signal.getsignal(signal.SIGINT))
+        if int_before is signal.default_int_handler:
+            signal.signal(signal.SIGINT, self._on_sigint)
+            self._previous_int = int_before
+        elif signal.SIGINT in inherited:
+            signal.signal(signal.SIGINT, int_before)  # the early handler's, put back
         if self.duration is not None:
             start_thread, allocate_lock, _ = original_thread_api()
             self._lock = allocate_lock()

@@ -65,9 +65,10 @@ def _no_folder_left(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "tmp").iterdir()] == []
 
 
-# While the audit package imports (before gevent), while the runner is imported (gevent),
+# While the audit package imports (before gevent), while the runner is imported, as the
+# runner starts (it imports gevent.monkey for the original thread API),
 # and while the detectors start (they import the knowledge base).
-SET_UP = ["patchkit.audit.config", "patchkit.audit.runner", "patchkit.knowledge"]
+SET_UP = ["patchkit.audit.config", "patchkit.audit.runner", "gevent.monkey", "patchkit.knowledge"]
 
 
 @pytest.mark.parametrize("module", SET_UP)
