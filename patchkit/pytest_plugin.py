@@ -138,6 +138,11 @@ def _unwritable(path: str) -> str | None:
 
     if os.path.isdir(path):
         return "is a folder, not a file"
+    if os.path.exists(path):  # an existing file, FIFO or device: as the audit checks it
+        from .audit.atomic import check_writable
+
+        problem = check_writable("--patchkit-report", path)
+        return problem.split(": ", 1)[-1] if problem else None
     folder = os.path.dirname(os.path.abspath(path))
     while not os.path.exists(folder):
         folder = os.path.dirname(folder)

@@ -250,7 +250,13 @@ def main(argv: list[str] | None = None) -> int:
     if config.json_path == "-":
         from .atomic import reserve_stdout
 
-        reserve_stdout()
+        try:
+            reserve_stdout()
+        except OSError as exc:  # descriptor 1 closed (`>&-`): nowhere to write the report
+            early.release()
+            return usage_error(build_parser().format_usage(), PROG,
+                               f"--json -: standard output is not open ({exc.strerror}); "
+                               "name a file instead")
     from .runner import run
 
     return run(config, early=early)

@@ -22,6 +22,8 @@ __all__ = ["write_atomic", "write_json_report", "check_writable", "reserve_stdou
 
 # The process's original stdout, kept for a ``-`` report by reserve_stdout().
 _REPORT_STDOUT: IO[str] | None = None
+# FIFOs checked at start and kept open for their report (realpath -> descriptor).
+_HELD: dict[str, int] = {}
 
 
 def reserve_stdout() -> None:
@@ -31,11 +33,16 @@ def reserve_stdout() -> None:
     descriptor 1 -- the target's ``sys.stdout``, ``print``, C code's ``printf`` and the
     stdout its child processes inherit -- now writes to stderr. A reader of stdout
     gets pure JSON; nothing the program prints is lost.
+
+    Raises:
+        OSError: descriptor 1 is not open (``>&-``): there is nowhere to write.
     """
     global _REPORT_STDOUT
     if _REPORT_STDOUT is not None:
         return
-    sys.stdout.flush()
+    os.fstat(1)  # EBADF when it is closed
+    if sys.stdout is not None:
+        sys.stdout.flush()
     kept = os.dup(1)  # not inherited by children (PEP 446)
     os.dup2(2, 1)
     _REPORT_STDOUT = os.fdopen(kept, "w", encoding="utf-8")
@@ -87,9 +94,12 @@ def write_atomic(path: str, text: str | Iterable[str]) -> None:
 
 
 def _write_in_place(path: str, pieces: Iterable[str]) -> None:
-    """Write *pieces* to the device or FIFO at *path* (opened without waiting for a reader)."""
+    """Write *pieces* to the device or FIFO at *path*: the FIFO :func:`check_writable` kept
+    open for it, or opened now without waiting for a reader."""
+    fd = _HELD.pop(path, None)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd is None:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno == errno.ENXIO:
             raise OSError(exc.errno, f"{path} is a FIFO with no reader") from None
@@ -120,8 +130,9 @@ def check_writable(option: str, path: str) -> str | None:
     """Why a report cannot be written to *path* (a one-line message naming *option*), or None.
 
     Creates and removes a probe file beside a regular file's path, so a read-only folder is
-    caught too; a device or FIFO is only checked for write permission (it is written in
-    place, and no probe file is made in ``/dev``).
+    caught too; a device or FIFO is opened the way the report will be (a FIFO with no reader
+    yet is refused now, rather than the report lost at the end). No probe file is made in
+    ``/dev``.
     """
     if not path:
         return f"{option}: an empty path; name a file (or - for standard output)"
@@ -130,12 +141,12 @@ def check_writable(option: str, path: str) -> str | None:
     real = os.path.realpath(path)
     try:
         mode = os.stat(real).st_mode
-    except OSError:
+    except FileNotFoundError:
         mode = stat.S_IFREG
+    except OSError as exc:  # a name too long, a component that is a file, ...
+        return f"{option} {path}: {exc.strerror}"
     if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
-        if not os.access(real, os.W_OK):
-            return f"{option} {path}: not writable"
-        return None
+        return _check_in_place(option, path, real)
     if not stat.S_ISREG(mode):
         return f"{option} {path}: not a file, FIFO or character device"
     folder = os.path.dirname(real)
@@ -143,6 +154,9 @@ def check_writable(option: str, path: str) -> str | None:
         return f"{option} {path}: folder {folder} does not exist"
     if os.path.exists(real) and not os.access(real, os.W_OK):
         return f"{option} {path}: file is not writable"
+    name_max = _name_max(folder)
+    if len(os.fsencode(os.path.basename(real))) > name_max:
+        return f"{option} {path}: the file name is longer than {name_max} bytes"
     try:
         fd, probe = tempfile.mkstemp(prefix=".patchkit-audit-", dir=folder)
     except OSError as exc:
@@ -150,3 +164,29 @@ def check_writable(option: str, path: str) -> str | None:
     os.close(fd)
     os.unlink(probe)
     return None
+
+
+def _check_in_place(option: str, path: str, real: str) -> str | None:
+    """Open a device or FIFO as the report will be. A FIFO stays open until its report is
+    written: opened and closed now, its reader would read the end of its input at once."""
+    if real in _HELD:
+        return None
+    try:
+        fd = os.open(real, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            return (f"{option} {path}: a FIFO with no reader; start its reader first (the "
+                    "report is written to it at the end)")
+        return f"{option} {path}: {exc.strerror}"
+    if stat.S_ISFIFO(os.fstat(fd).st_mode):
+        _HELD[real] = fd
+    else:
+        os.close(fd)
+    return None
+
+
+def _name_max(folder: str) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255

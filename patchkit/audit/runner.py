@@ -10,6 +10,7 @@ ends the way the target would have ended it.
 from __future__ import annotations
 
 import _thread
+import contextlib
 import importlib.util
 import os
 import signal
@@ -155,7 +156,12 @@ class _Main:
                 self.stopper.reason = f"{reason}, not stopping"
                 self.finish(STUCK_EXIT_CODE)
         finally:
-            self.stderr.flush()
+            with contextlib.suppress(Exception):
+                self.stderr.flush()
+            if self.audit.folder:
+                import shutil
+
+                shutil.rmtree(self.audit.folder, ignore_errors=True)
             os._exit(STUCK_EXIT_CODE)
 
 
@@ -229,10 +235,12 @@ def run(config: AuditConfig, early: EarlyStops | None = None) -> int:
     if os.getpid() != pid:
         audit.finish(code)  # a forked child finishing the script: its part goes home
         return code
-    report = main.finish(code)
-    # Only now: a stop while the report was built and written was noted, not raised.
-    stopper.disarm()
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        report = main.finish(code)
+    finally:  # even when the report's reader went away (a broken pipe ends with 141)
+        # Only now: a stop while the report was built and written was noted, not raised.
+        stopper.disarm()
+        shutil.rmtree(folder, ignore_errors=True)
     if stopper.noted == signal.SIGINT and interrupt is None:
         interrupt = KeyboardInterrupt()  # Ctrl-C after the target ended: ends as one would
     elif stopper.noted == signal.SIGTERM:

@@ -16,7 +16,6 @@ Nothing is imported or run from the scanned packages.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import NoReturn
 
@@ -57,12 +56,11 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 def _check_json_path(path: str) -> None:
     if path == "-":
         return
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if not os.path.isdir(folder):
-        raise _UsageError(f"cannot write the report to {path}: {folder} is not a folder")
-    if not os.access(folder, os.W_OK) or (os.path.isdir(path)) or (
-            os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise _UsageError(f"cannot write the report to {path}: not writable")
+    from ..audit.atomic import check_writable
+
+    problem = check_writable("--json", path)
+    if problem is not None:
+        raise _UsageError(problem)
 
 
 @quiet_broken_pipe
@@ -92,7 +90,11 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     to_stdout = options.json == "-"
     render(report, make_console(sys.stderr if to_stdout else sys.stdout), options.verbose)
     if options.json is not None:
-        write_json(report, options.json)
+        try:
+            write_json(report, options.json)
+        except OSError as exc:
+            print(f"{prog}: cannot write {options.json}: {exc}", file=sys.stderr)
+            return 1
     if options.strict and any(f.verdict in ("blocks", "unknown") for f in report.findings):
         return 1
     return 0

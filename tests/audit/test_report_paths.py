@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import _env
+
 OK = 'print("ran")\n'
 
 
@@ -108,3 +110,39 @@ def test_a_script_name_that_is_not_utf8_keeps_every_report(run_cmd, tmp_path: Pa
     assert "internal error" not in proc.stderr
     assert "app\\udcff.py" in (tmp_path / "r.html").read_text()
     assert json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
+
+
+@pytest.mark.parametrize("option", ["--json", "--html", "--sarif"])
+def test_unwritable_paths_are_refused_before_the_target_runs(run_cmd, tmp_path: Path,
+                                                             option: str) -> None:
+    # Each passed the start-up check and lost its report at the end (the probe's bugs 2-3).
+    (tmp_path / "ok.py").write_text(OK)
+    os.mkfifo(tmp_path / "nobody.fifo")
+    for path, message in (("nobody.fifo", "a FIFO with no reader"),
+                          ("x" * 300 + ".json", "File name too long"),
+                          ("ok.py/r.json", "Not a directory")):
+        proc = run_cmd("-m", "patchkit.audit", "-q", option, path, "ok.py", timeout=30)
+        assert proc.returncode == 2, (path, proc.stderr)
+        assert message in proc.stderr and "ran" not in proc.stdout, (path, proc.stderr)
+
+
+def test_json_to_a_closed_stdout_is_a_usage_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "ok.py").write_text(OK)
+    proc = subprocess.run([sys.executable, "-m", "patchkit.audit", "--json", "-", "ok.py"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          cwd=tmp_path, timeout=60, env=_env(),
+                          preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 2, proc.stderr
+    assert "standard output is not open" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_static_refuses_an_empty_or_readerless_json_path(run_cmd, tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "nobody.fifo")
+    for args, message in ((["--json="], "an empty path"),
+                          (["--json", "nobody.fifo"], "a FIFO with no reader")):
+        proc = run_cmd("-m", "patchkit.static", *args, str(tmp_path), timeout=60)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr

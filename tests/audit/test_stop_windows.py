@@ -130,3 +130,37 @@ def test_a_killed_audits_folder_is_swept_by_the_next(tmp_path: Path) -> None:
     proc = _audit(tmp_path, None)
     assert proc.returncode == 0, proc.stderr
     assert [p.name for p in (tmp_path / "tmp").iterdir()] == [alive.name]
+
+
+def test_a_program_ended_after_the_grace_period_leaves_no_folder(tmp_path: Path) -> None:
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "stuck.py").write_text(
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "while True:\n    time.sleep(0.05)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path / "tmp"))
+    env.pop("PATCHKIT_AUDIT_FOLLOW", None)
+    proc = subprocess.run([sys.executable, "-m", "patchkit.audit", "-q", "--json", "r.json",
+                           "--duration", "0.5", "--grace", "0.5", "stuck.py"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 124, proc.stderr
+    assert _report(tmp_path, proc)["exit_code"] == 124
+    _no_folder_left(tmp_path)
+
+
+def test_a_report_whose_reader_went_away_leaves_no_folder(tmp_path: Path) -> None:
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "ok.py").write_text(TARGET)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path / "tmp"))
+    env.pop("PATCHKIT_AUDIT_FOLLOW", None)
+    read, write = os.pipe()
+    os.close(read)  # the terminal report's reader is gone before it is written
+    try:
+        proc = subprocess.run([sys.executable, "-m", "patchkit.audit", "--json", "r.json",
+                               "ok.py"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                              stderr=write, timeout=60)
+    finally:
+        os.close(write)
+    assert proc.returncode == 141
+    assert _report(tmp_path, proc)["exit_code"] == 0
+    _no_folder_left(tmp_path)

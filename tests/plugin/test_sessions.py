@@ -137,8 +137,10 @@ def test_a_report_path_with_an_unknown_suffix_is_a_usage_error(
         result.stderr.str()
 
     (pytester.path / "taken").write_text("a file, not a folder")
+    os.mkfifo(pytester.path / "nobody.json")
     for path, message in (("taken/r.json", "is a file, not a folder"),
-                          (".", "ends in none of"), ("d.json", "is a folder")):
+                          (".", "ends in none of"), ("d.json", "is a folder"),
+                          ("nobody.json", "a FIFO with no reader")):
         (pytester.path / "d.json").mkdir(exist_ok=True)
         result = pytester.runpytest_subprocess("--patchkit", "--patchkit-report", path,
                                                "-p", "no:socket")
