@@ -334,10 +334,13 @@ def _dump(main: _Main) -> None:
 def _emit(report: Report, config: AuditConfig, stderr: IO[str]) -> None:
     from .report import make_console, render_terminal, write_json
 
+    reader_gone: BrokenPipeError | None = None
     with auditor_work():
         if config.json_path is not None:
             try:
                 write_json(report, config.json_path)
+            except BrokenPipeError as exc:  # --json - | head: the other reports still go
+                reader_gone = exc
             except OSError as exc:
                 print(f"python -m patchkit.audit: cannot write {config.json_path}: {exc}",
                       file=stderr)
@@ -349,3 +352,5 @@ def _emit(report: Report, config: AuditConfig, stderr: IO[str]) -> None:
         if not config.quiet:
             render_terminal(report, make_console(stderr))
         stderr.flush()
+    if reader_gone is not None:
+        raise reader_gone  # ends quietly with 141, as every command does

@@ -95,13 +95,16 @@ _SECONDS_BOUND = 1e12
 _INT_BOUND = 2 ** 63
 
 
-def _number(integer: bool, nullable: bool = False) -> _Check:
-    """An integer, or a number of seconds (an integer or a float), within the bounds."""
+def _number(integer: bool, nullable: bool = False, negative: bool = True) -> _Check:
+    """An integer, or a number of seconds (an integer or a float), within the bounds; not
+    below 0 unless *negative* (a count, a duration)."""
     kinds = (int,) if integer else (int, float)
     bound = _INT_BOUND if integer else _SECONDS_BOUND
     expected = ("an integer" if integer else "a number") + (" or null" if nullable else "")
 
     def check(value: Any, path: _Path) -> None:
+        if not negative and type(value) in kinds and value < 0:
+            raise _bad(path, f"{expected} of 0 or more", value)
         if type(value) in kinds and -bound < value < bound or nullable and value is None:
             return
         if not integer and (isinstance(value, _Constant) or value != value
@@ -144,25 +147,27 @@ _INT = _number(integer=True)
 _INT_OR_NULL = _number(integer=True, nullable=True)
 _NUMBER = _number(integer=False)
 _NUMBER_OR_NULL = _number(integer=False, nullable=True)
+_COUNT = _number(integer=True, negative=False)
+_DURATION = _number(integer=False, negative=False)
 _TEXT = _scalar("a string", _is_text)
 _TEXT_OR_NULL = _scalar("a string", _is_text, nullable=True)
 _BOOL = _scalar("true or false", lambda v: type(v) is bool)
 _KIND = _scalar("one of " + ", ".join(_KINDS), lambda v: type(v) is str and v in _KINDS)
 _FRAME = _object({"file": _TEXT, "line": _INT, "function": _TEXT})
-_EVENT = _object({"start_s": _NUMBER, "duration_s": _NUMBER}, {"pid": _INT_OR_NULL})
+_EVENT = _object({"start_s": _NUMBER, "duration_s": _DURATION}, {"pid": _INT_OR_NULL})
 _FINDING = _object(
     {"kind": _KIND, "file": _TEXT_OR_NULL, "line": _INT_OR_NULL, "function": _TEXT_OR_NULL,
-     "package": _TEXT_OR_NULL, "callee": _TEXT_OR_NULL, "count": _INT, "total_s": _NUMBER,
-     "max_s": _NUMBER, "module": _TEXT_OR_NULL, "name": _TEXT_OR_NULL,
+     "package": _TEXT_OR_NULL, "callee": _TEXT_OR_NULL, "count": _COUNT, "total_s": _DURATION,
+     "max_s": _DURATION, "module": _TEXT_OR_NULL, "name": _TEXT_OR_NULL,
      "original": _TEXT_OR_NULL, "stack": _list(_FRAME), "message": _TEXT,
      "fix": _TEXT_OR_NULL},
-    {"events": _list(_EVENT), "events_omitted": _INT, "pids": _list(_INT)})
+    {"events": _list(_EVENT), "events_omitted": _COUNT, "pids": _list(_INT)})
 _PROCESS = _object(
-    {"pid": _INT, "ppid": _INT, "role": _TEXT, "argv": _list(_TEXT), "duration_s": _NUMBER},
-    {"exit_code": _INT_OR_NULL, "ended": _BOOL, "patched": _list(_TEXT), "findings": _INT,
+    {"pid": _INT, "ppid": _INT, "role": _TEXT, "argv": _list(_TEXT), "duration_s": _DURATION},
+    {"exit_code": _INT_OR_NULL, "ended": _BOOL, "patched": _list(_TEXT), "findings": _COUNT,
      "started_s": _NUMBER})
 _REPORT = _object(
-    {"target": _TEXT, "argv": _list(_TEXT), "exit_code": _INT, "duration_s": _NUMBER,
+    {"target": _TEXT, "argv": _list(_TEXT), "exit_code": _INT, "duration_s": _DURATION,
      "patched": _list(_TEXT), "findings": _list(_FINDING)},
     {"stopped_by": _TEXT_OR_NULL, "python": _TEXT_OR_NULL, "gevent": _TEXT_OR_NULL,
      "started_at": _NUMBER_OR_NULL, "processes": _list(_PROCESS)})

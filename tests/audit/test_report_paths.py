@@ -146,3 +146,22 @@ def test_static_refuses_an_empty_or_readerless_json_path(run_cmd, tmp_path: Path
         proc = run_cmd("-m", "patchkit.static", *args, str(tmp_path), timeout=60)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_json_to_a_reader_that_went_away_ends_141_and_writes_the_rest(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "ok.py").write_text(OK)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "patchkit.audit", "-q", "--json", "-",
+                               "--html", "r.html", "ok.py"], stdout=write,
+                              stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=60,
+                              env=_env())
+    finally:
+        os.close(write)
+    assert proc.returncode == 141, proc.stderr
+    assert "Traceback" not in proc.stderr and "cannot write" not in proc.stderr
+    assert (tmp_path / "r.html").exists()

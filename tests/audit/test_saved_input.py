@@ -298,3 +298,18 @@ def test_an_error_line_shows_control_characters_escaped(run_cmd, tmp_path: Path)
     assert proc.returncode == 2
     assert "\x1b" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert "b\\x1b[31m\\x0a.json" in proc.stderr
+
+
+@pytest.mark.parametrize("field, value", [("count", -1), ("total_s", -5.0), ("max_s", -0.1)])
+def test_a_negative_count_or_duration_is_refused(run_cmd, tmp_path: Path, field: str,
+                                                  value: float) -> None:
+    report = {"schema": "patchkit.audit/2", "target": "t.py", "argv": ["t.py"],
+              "exit_code": 0, "duration_s": 1.0, "patched": [], "findings": [{
+                  "kind": "blocking", "file": "t.py", "line": 1, "function": "f",
+                  "package": None, "callee": None, "count": 1, "total_s": 0.1, "max_s": 0.1,
+                  "module": None, "name": None, "original": None, "stack": [],
+                  "message": "m", "fix": None, field: value}]}
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    proc = run_cmd("-m", "patchkit.audit", "--render", "r.json", "--html", "r.html")
+    assert proc.returncode == 2 and f"findings[0].{field}" in proc.stderr, proc.stderr
+    assert "of 0 or more" in proc.stderr and not (tmp_path / "r.html").exists()
