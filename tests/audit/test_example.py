@@ -23,7 +23,12 @@ def test_bundled_example(tmp_path):
                for f in lag)
     assert sorted(f["kind"] for f in findings) == [
         "blocking", "blocking", "blocking", "late-patch", "misbehavior", "stale-reference"]
-    only(findings, kind="blocking", function="pause", callee="time.sleep", count=3)
+    # Three pauses; the first runs in the first loop turn beside every other job, where the
+    # turn is split at the sampler's looks: a loaded machine that keeps the sampler off the
+    # CPU for the whole 50 ms lets that one merge into a neighbour (--exact times it
+    # exactly). The other two each end their turn alone, so they are always timed.
+    pause = only(findings, kind="blocking", function="pause", callee="time.sleep")
+    assert pause["count"] in (2, 3) and pause["total_s"] >= 0.05 * pause["count"] * 0.95, pause
     only(findings, kind="blocking", function="checksum", callee=None)
     only(findings, kind="blocking", function="native_job", callee="ctypes.CDLL.usleep")
     only(findings, kind="stale-reference", module="examples.blocking_app.helpers", name="sleep")
