@@ -115,3 +115,19 @@ def test_a_wait_inside_a_long_computation_is_still_a_wait() -> None:
     after = _computing(1040, 101, cpu=before[-1][1])
     waited = _recorded(*before, *after).waited(0.0, 2.04)
     assert waited is not None and 0.035 < waited < 0.045
+
+
+def test_delay_before_a_block_is_not_taken_from_it() -> None:
+    # A block from 500 to 580 ms at a program's start on a loaded machine: the starved
+    # sampler's last reading before it is at 0 ms, before 400 ms of queued imports. That
+    # delay lay outside the block; counted inside, it made the 80 ms block vanish.
+    reader = _recorded((0, 0, 0), (600, 150, 400))
+    delay = reader.within(0.5, 0.58)
+    assert delay is not None and delay == 0.0
+
+
+def test_delay_inside_a_closely_read_block_is_counted() -> None:
+    # Readings every 2 ms through a 40 ms stretch in which the thread queued 30 ms.
+    readings = [(100 + 2 * i, 0.5 * i, 1.5 * i) for i in range(21)]
+    delay = _recorded((99.5, 0, 0), *readings).within(0.1, 0.14)
+    assert delay is not None and 0.028 <= delay <= 0.0305

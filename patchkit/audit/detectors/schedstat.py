@@ -114,19 +114,26 @@ class RunDelay:
             del readings[:cut]
 
     def within(self, start: float, end: float) -> float | None:
-        """The run delay inside ``[start, end]``, or None if unknown.
+        """The run delay inside ``[start, end]``, or None if unknown: a lower bound.
 
-        From the last reading before *start* to the first after *end* -- an upper bound
-        -- except that a reading up to :data:`SLACK` inside the interval counts as its
-        edge: the estimate can then miss at most that much at each end, and a reading
-        taken just after a switch (the pytest plugin's) bounds the stretch it began.
+        The readings that bracket it -- the last before *start* and the first after *end*,
+        a reading up to :data:`SLACK` inside counting as an edge (a reading taken just
+        after a switch, the pytest plugin's, bounds the stretch it began) -- count the
+        delay over a longer stretch; the delay outside the block is at most the time
+        outside it, which is taken off. A starved sampler's readings can lie far outside
+        a block (the last one before a block at a program's start may come before its
+        imports, whose run delay on a loaded machine is hundreds of ms): counted whole,
+        that took a real block's whole duration away and the block vanished. A block
+        that happened is never dropped for delay that may lie outside it.
         """
         readings = self._readings[:]
         first = bisect.bisect_right(readings, start + SLACK, key=_time) - 1
         last = bisect.bisect_left(readings, end - SLACK, key=_time)
         if first < 0 or last >= len(readings):
             return None
-        return readings[last][2] - readings[first][2]
+        (began, _, before), (ended, _, after) = readings[first], readings[last]
+        outside = max(0.0, start - began) + max(0.0, ended - end)
+        return max(0.0, after - before - outside)
 
     def waited(self, start: float, end: float) -> float | None:
         """Seconds of ``[start, end]`` the thread at least spent waiting -- neither on a
