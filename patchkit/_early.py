@@ -57,12 +57,16 @@ class EarlyStops:
         self._previous = {}
         return self.noted
 
-    def hand_over(self) -> tuple[int | None, dict[int, signal._HANDLER]]:
-        """For the runner's handlers, which replace these with no moment between: the
-        signal that came meanwhile (or None), and the handlers there were before these
-        (to restore at the end). These are forgotten, not restored."""
-        previous, self._previous = self._previous, {}
-        return self.noted, previous
+    def handlers(self) -> dict[int, signal._HANDLER]:
+        """The handlers there were before these: the runner's own replace these at once
+        and restore those at the end."""
+        return dict(self._previous)
+
+    def forget(self) -> int | None:
+        """Once the runner's handlers are in place: the signal that came before they were
+        (or None). These are forgotten, not restored."""
+        self._previous = {}
+        return self.noted
 
     def release(self) -> None:
         """Put the handlers back and deliver the signal that came meanwhile, if any, as it

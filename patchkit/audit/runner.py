@@ -203,8 +203,8 @@ def run(config: AuditConfig, early: EarlyStops | None = None) -> int:
     # First, before gevent is imported: a stop from here on is noted (the target is then
     # not started), not lost. Nothing is patched yet, so _thread's get_ident is the real one.
     stopper = Stopper(config.duration, _thread.get_ident())
-    noted, inherited = early.hand_over() if early is not None else (None, {})
-    stopper.arm(inherited)
+    stopper.arm(early.handlers() if early is not None else {})
+    noted = early.forget() if early is not None else None  # after: nothing falls between
     if noted is not None:
         stopper.note_early(noted)
     stderr = _real_stderr()

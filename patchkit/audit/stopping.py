@@ -97,7 +97,7 @@ class Stopper:
 
         Args:
             inherited: The handlers that were there before the audit's early ones (which
-                these replace at once: ``EarlyStops.hand_over``), restored by :meth:`disarm`.
+                these replace at once: ``EarlyStops.handlers``), restored by :meth:`disarm`.
         """
         inherited = inherited or {}
         previous = signal.signal(signal.SIGTERM, self._on_sigterm)
