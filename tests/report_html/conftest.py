@@ -7,11 +7,15 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
+from services import unavailable
 
 from patchkit.audit.findings import Finding, HubBlock, StackFrame
 from patchkit.audit.report import Report
+
+from .chromium import Browser, find_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = Path(__file__).parent / "sarif-schema-2.1.0.json"
@@ -92,3 +96,16 @@ def example_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
                      "-m", "examples.blocking_app")
     assert proc.returncode == 0, proc.stderr
     return paths
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for one test module (unavailable here, it skips; in CI it fails)."""
+    binary = find_chromium()
+    if binary is None:
+        unavailable("chromium is not installed (apt-get install chromium)")
+    chrome = Browser(binary)
+    try:
+        yield chrome
+    finally:
+        chrome.close()

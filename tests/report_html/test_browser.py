@@ -13,27 +13,12 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from patchkit.audit.html import write_html
-from services import unavailable
 
-from .chromium import Browser, find_chromium
 from .conftest import ROOT, run_audit, synthetic_report
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    binary = find_chromium()
-    if binary is None:
-        unavailable("chromium is not installed (apt-get install chromium)")
-    chrome = Browser(binary)
-    try:
-        yield chrome
-    finally:
-        chrome.close()
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ import time
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -30,9 +29,8 @@ from patchkit.audit.html import render_html, write_html
 from patchkit.audit.html_assets import SCRIPT
 from patchkit.audit.processes import ProcessInfo
 from patchkit.audit.report import Report, make_console, render_terminal, write_json
-from services import unavailable
 
-from .chromium import Browser, find_chromium
+from .chromium import Browser
 from .conftest import ROOT, synthetic_report
 
 # Each ends an attribute or an element, opens one, or sets a marker the browser test reads.
@@ -216,18 +214,6 @@ def test_the_policy_allows_no_inline_script_but_the_pages_own():
 
 
 # -- the page, in a browser -------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    binary = find_chromium()
-    if binary is None:
-        unavailable("chromium is not installed (apt-get install chromium)")
-    chrome = Browser(binary)
-    try:
-        yield chrome
-    finally:
-        chrome.close()
-
 
 WATCH = ("window.__csp = [];document.addEventListener('securitypolicyviolation', e => "
          "window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sample));")
