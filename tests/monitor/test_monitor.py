@@ -208,8 +208,10 @@ def test_a_cpu_block_alone_in_its_turn_is_one_block_and_no_lag(tmp_path):
     assert all(other[0] == "<module>" for other in others), others
     cpu = [b for b in blocks if b["function"] == "cpu"]
     assert len(cpu) == 10, blocks
-    # Each turn is the CPU loop's alone: at least its 60 ms, plus what load adds.
-    assert all(0.055 < b["duration_s"] < 0.2 for b in cpu), cpu
+    # Each turn is the CPU loop's alone: at least its 60 ms, plus what load adds (a CPU
+    # loop the OS shares out on an overloaded 2-core machine took 3x as long in CI): the
+    # upper bound is a sanity bound, the accuracy is bench_monitor's.
+    assert all(0.055 < b["duration_s"] < 1.0 for b in cpu), cpu
 
 
 def test_rate_limit_and_summaries_add_up_to_the_true_count(tmp_path):
