@@ -88,7 +88,7 @@ def test_cli_writes_json_file_and_prints_timing(run_cmd, tmp_path: Path) -> None
 @pytest.mark.parametrize("args, message", [
     (["/no/such/path"], "/no/such/path: no such file or directory"),
     (["/etc/hostname"], "/etc/hostname: not an ELF shared object"),
-    (["--json", "/no/such/dir/out.json"], "cannot write the report"),
+    (["--json", "/no/such/dir/out.json"], "folder /no/such/dir does not exist"),
     (["--frobnicate"], "unrecognized arguments"),
 ])
 def test_bad_input_is_one_line_and_exit_2(run_cmd, args: list[str], message: str) -> None:
