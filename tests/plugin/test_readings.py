@@ -131,3 +131,12 @@ def test_delay_inside_a_closely_read_block_is_counted() -> None:
     readings = [(100 + 2 * i, 0.5 * i, 1.5 * i) for i in range(21)]
     delay = _recorded((99.5, 0, 0), *readings).within(0.1, 0.14)
     assert delay is not None and 0.028 <= delay <= 0.0305
+
+
+def test_readings_inside_a_block_bound_its_delay_when_the_bracket_is_wide() -> None:
+    # A 30 ms stretch, 24 ms of it queued for a CPU, read every 2 ms from 4 ms in; the last
+    # reading before it is 100 ms earlier (the sampler slept while turns were young).
+    inside = [(504 + 2 * i, 0.2 * i, 1.6 * i) for i in range(13)]
+    reader = _recorded((400, 0, 0), *inside, (531, 3, 22))
+    delay = reader.within(0.5, 0.53)
+    assert delay is not None and delay >= 0.019  # the block's 30 ms less 19: under 20 ms

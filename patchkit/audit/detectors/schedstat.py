@@ -124,7 +124,8 @@ class RunDelay:
         a block (the last one before a block at a program's start may come before its
         imports, whose run delay on a loaded machine is hundreds of ms): counted whole,
         that took a real block's whole duration away and the block vanished. A block
-        that happened is never dropped for delay that may lie outside it.
+        that happened is never dropped for delay that may lie outside it. Readings inside
+        the block bound the delay between them from below too.
         """
         readings = self._readings[:]
         first = bisect.bisect_right(readings, start + SLACK, key=_time) - 1
@@ -133,7 +134,13 @@ class RunDelay:
             return None
         (began, _, before), (ended, _, after) = readings[first], readings[last]
         outside = max(0.0, start - began) + max(0.0, ended - end)
-        return max(0.0, after - before - outside)
+        # Two lower bounds, the better one: the bracket less what may lie outside, and the
+        # delay between the first and last readings inside the block (a sampler that kept
+        # reading through it counts nearly all of it so).
+        inner = 0.0
+        if last - first >= 3:
+            inner = readings[last - 1][2] - readings[first + 1][2]
+        return max(0.0, after - before - outside, inner)
 
     def waited(self, start: float, end: float) -> float | None:
         """Seconds of ``[start, end]`` the thread at least spent waiting -- neither on a
