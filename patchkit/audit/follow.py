@@ -24,8 +24,8 @@ from typing import Any, Callable, NoReturn
 
 from .._follow_hook import FOLLOW_ENV, FollowError
 from .._follow_hook import parse as parse_follow
+from .._threads import original_thread_api
 from .config import DEFAULT_FLUSH
-from .detectors.sampler import original_thread_api
 from .guard import auditor_work
 from .processes import Part, ProcessInfo, is_python, with_pid, write_part
 from .session import Session, command_line

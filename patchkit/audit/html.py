@@ -27,7 +27,7 @@ import sysconfig
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, get_args
 
-from .atomic import write_atomic
+from .._atomic import write_atomic
 from .detectors import Kind
 from .findings import Finding
 from .html_assets import CSS, SCRIPT

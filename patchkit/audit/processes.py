@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .._atomic import write_atomic
 from .._redact import redact_argv
-from .atomic import write_atomic
 from .findings import EVENTS_PER_FINDING, Finding
 
 __all__ = ["PART_SCHEMA", "ProcessInfo", "Part", "write_part", "read_parts", "merge",

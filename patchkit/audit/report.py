@@ -29,7 +29,7 @@ from rich.text import Text
 from patchkit._cli import report_width
 from patchkit._redact import redact_argv, redact_command
 
-from .atomic import write_json_report
+from .._atomic import write_json_report
 from .findings import Finding
 from .processes import ProcessInfo
 

@@ -20,8 +20,8 @@ from typing import IO, TYPE_CHECKING, Any
 from patchkit._follow_hook import FOLDER_PREFIX
 from patchkit._run import Target, die_like_python, exit_code, run_target
 
+from .._threads import original_thread_api
 from .config import STRICT_EXIT_CODE, STUCK_EXIT_CODE, AuditConfig
-from .detectors.sampler import original_thread_api
 from .follow import FOLLOW_ENV, FollowSettings, ProcessAudit
 from .guard import auditor_work
 from .session import Session

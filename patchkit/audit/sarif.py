@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from .atomic import write_atomic
+from .._atomic import write_atomic
 from .findings import Finding, StackFrame
 from .report import Report
 

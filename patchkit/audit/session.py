@@ -17,13 +17,14 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from .._threads import original_thread_api
 from .detectors import Observation
 from .detectors.events import AuditEvents
 from .detectors.gcpauses import GcPauses
 from .detectors.imports import Attribution, KnownImports
 from .detectors.loopclock import LAG_THRESHOLD, LoopClock, lag_finding
 from .detectors.misbehavior import Misbehavior
-from .detectors.sampler import Sampler, original_thread_api
+from .detectors.sampler import Sampler
 from .detectors.stale import StaleScan
 from .detectors.switches import SwitchClock
 from .detectors.turns import TURN_PERIOD, TurnClock

@@ -64,7 +64,7 @@ class LoopClock:
 
     def start(self) -> None:
         """Install the timer on this thread's hub now, or when the hub is created."""
-        from .sampler import original_thread_api
+        from ..._threads import original_thread_api
         from .schedstat import RunDelay
         from .turns import on_hub
 
