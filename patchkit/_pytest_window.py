@@ -15,11 +15,12 @@ from typing import Any, NamedTuple
 
 from .audit import advice
 from .audit.detectors.imports import Attribution
-from .audit.findings import (COMPUTED, IN_GEVENT, UNSAMPLED, WAITED, Finding, aggregate,
+from .audit.findings import (COMPUTED, IN_GEVENT, UNSAMPLED, WAITED, aggregate,
                              blocks_to_observations, find_site, held_the_hub, merge_events)
 from .audit.garbage import collections_as_computation
 from .audit.frames import FrameInfo
 from .audit.guard import auditor_work
+from .model import Finding
 
 __all__ = ["Verdicts", "Window", "open_window", "test_site", "describe_block", "UNKNOWN"]
 

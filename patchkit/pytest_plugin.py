@@ -402,7 +402,7 @@ def _fail(report: pytest.TestReport, text: str) -> None:
 def patchkit_findings(request: pytest.FixtureRequest) -> Any:
     """Findings recorded so far in this test; those it fetched no longer fail it.
 
-    ``patchkit_findings()`` returns a list of :class:`patchkit.audit.findings.Finding`.
+    ``patchkit_findings()`` returns a list of :class:`patchkit.model.Finding`.
     """
     plugin = _plugin(request.config)
     if plugin is None:

@@ -20,8 +20,8 @@ from .config import AuditConfig as AuditConfig
 __all__ = ["Audit", "AuditConfig", "DEFAULT_THRESHOLD", "Finding", "Report", "SCHEMA",
            "StackFrame", "start"]
 
-_LAZY = {"Finding": ".findings", "StackFrame": ".findings", "Report": ".report",
-         "SCHEMA": ".report", "start": ".api", "Audit": ".api"}
+_LAZY = {"Finding": "..model", "StackFrame": "..model", "Report": "..model",
+         "SCHEMA": "..model", "start": ".api", "Audit": ".api"}
 
 
 def __getattr__(name: str) -> _typing.Any:

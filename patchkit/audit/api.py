@@ -19,16 +19,12 @@ import os
 import sys
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from .._cli import number_problem
+from ..model import Part, Report
 from .config import DEFAULT_THRESHOLD, ConfigError, check_report_path
 from .follow import DEFAULT_FLUSH, ProcessAudit
-from .processes import Part
 from .session import Session
-
-if TYPE_CHECKING:
-    from .report import Report
 
 __all__ = ["Audit", "start"]
 
@@ -97,8 +93,6 @@ class Audit:
 
 
 def _report(part: Part) -> Report:
-    from .report import Report
-
     import shlex
 
     info = part.info

@@ -25,9 +25,10 @@ from typing import Any, Callable, NoReturn
 from .._follow_hook import FOLLOW_ENV, FollowError
 from .._follow_hook import parse as parse_follow
 from .._threads import original_thread_api
+from ..model import Part, ProcessInfo
 from .config import DEFAULT_FLUSH
 from .guard import auditor_work
-from .processes import Part, ProcessInfo, is_python, with_pid, write_part
+from .processes import is_python, with_pid, write_part
 from .session import Session, command_line
 
 __all__ = ["FOLLOW_ENV", "FollowSettings", "ProcessAudit", "startup", "DEFAULT_FLUSH"]

@@ -28,7 +28,7 @@ from .session import Session
 from .stopping import Stopper
 
 if TYPE_CHECKING:
-    from .report import Report
+    from ..model import Report
 
 # findings, advice and report (with rich) are imported only once the target ended:
 # the audited process starts faster and its heap, which every full GC walks, stays small.
@@ -109,8 +109,8 @@ class _Main:
         except Exception:
             traceback.print_exc(file=self.stderr)
             own = None
+        from ..model import Report
         from .processes import merge, wait_for
-        from .report import Report
 
         try:
             if own is None:
@@ -296,8 +296,9 @@ def _arm_dump(main: _Main) -> None:
 def _dump(main: _Main) -> None:
     from gevent.util import format_run_info
 
+    from ..model import Report
     from .processes import merge, read_parts
-    from .report import Report, make_console, render_terminal
+    from .report import make_console, render_terminal
 
     audit, session = main.audit, main.audit.session
     try:

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .._atomic import write_atomic
-from .findings import Finding, StackFrame
-from .report import Report
+from ..model import Finding, Report, StackFrame
 
 __all__ = ["RULES", "to_sarif", "write_sarif"]
 

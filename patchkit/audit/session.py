@@ -32,7 +32,7 @@ from .guard import auditor_work
 from .patching import PatchWatch
 
 if TYPE_CHECKING:
-    from .findings import Finding
+    from ..model import Finding
 
 __all__ = ["Settings", "Session", "live_sessions"]
 

@@ -9,14 +9,11 @@ observations; ``stop()`` is safe to call twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+from ...model import Kind
 from ..frames import Callee, FrameInfo, Stack
 
 __all__ = ["Kind", "Observation"]
-
-Kind = Literal["blocking", "start-up", "stale-reference", "late-patch", "misbehavior",
-               "unpatched", "unaudited-process", "loop-lag"]
 
 
 @dataclass(slots=True)
