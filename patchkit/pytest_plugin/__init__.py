@@ -80,10 +80,10 @@ class PatchkitPlugin:
     auditor: Any = None
     startup_problems: list[str] = field(default_factory=list)
     reverted: set[tuple[str, str]] = field(default_factory=set)
-    swaps: Any = None  # pytest_report.SwapWatch, made by the first check
+    swaps: Any = None  # failures.SwapWatch, made by the first check
     terminal_fd: int | None = None  # stderr as it was before pytest captured it
     current: str | None = None  # the node id of the test running now
-    session: Any = None  # _pytest_session.SessionFindings
+    session: Any = None  # summary.SessionFindings
 
 
 def _seconds(early_config: pytest.Config, name: str, default: float,
@@ -96,7 +96,7 @@ def _seconds(early_config: pytest.Config, name: str, default: float,
         raw, source = early_config.getini(ini) or "", ini
     if raw == "":
         return default
-    from ._cli import number_problem
+    from .._cli import number_problem
 
     try:
         value = float(raw)
@@ -111,11 +111,11 @@ def _seconds(early_config: pytest.Config, name: str, default: float,
 
 def _settings(early_config: pytest.Config) -> PatchkitPlugin:
     """The plugin's settings from the command line and the ini file; usage errors."""
-    from .audit.config import DEFAULT_THRESHOLD
+    from ..audit.config import DEFAULT_THRESHOLD
 
     args = early_config.known_args_namespace
     reports = tuple(args.patchkit_report or early_config.getini("patchkit_report"))
-    from ._pytest_session import report_kind
+    from .summary import report_kind
 
     for path in reports:
         if report_kind(path) is None:
@@ -190,7 +190,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 
 def _set_up(early_config: pytest.Config) -> None:
-    from ._pytest_session import SessionFindings
+    from .summary import SessionFindings
 
     plugin = _settings(early_config)
     plugin.session = SessionFindings()
@@ -211,9 +211,9 @@ def _set_up(early_config: pytest.Config) -> None:
 
 
 def _start_auditor(threshold: float) -> Any:
-    from ._run import Target
-    from .audit.config import AuditConfig
-    from .audit.runner import Auditor
+    from .._run import Target
+    from ..audit.config import AuditConfig
+    from ..audit.runner import Auditor
 
     auditor = Auditor(AuditConfig(Target("module", "pytest"), threshold=threshold, quiet=True,
                                       exact=True))
@@ -267,20 +267,20 @@ class _PerTest:
     given and not an xdist controller): a run without ``--patchkit`` pays for none."""
 
     def __init__(self, plugin: PatchkitPlugin) -> None:
-        from . import _pytest_window, pytest_report
+        from . import failures, window
 
         self.plugin = plugin
         self.auditor = plugin.auditor
-        self.open_window = _pytest_window.open_window
-        self.report = pytest_report
+        self.open_window = window.open_window
+        self.report = failures
         if plugin.hang and plugin.terminal_fd is not None:
-            from ._pytest_hang import LiveWarning
+            from .hang import LiveWarning
 
             LiveWarning(plugin.terminal_fd, plugin.hang, self._describe_live,
                         lambda: plugin.current).install(self.auditor.sampler)
 
     def _describe_live(self, stack: Any, callee: Any, lasted: float) -> str:
-        from ._pytest_window import describe_block
+        from .window import describe_block
 
         return self.report.describe(describe_block(self.auditor, stack, callee, lasted))
 
@@ -337,7 +337,7 @@ class _PerTest:
         if plugin.hang and plugin.terminal_fd is not None:
             import gevent
 
-            from ._pytest_hang import ExitWatchdog
+            from .hang import ExitWatchdog
 
             ExitWatchdog(plugin.terminal_fd, plugin.hang, gevent.get_hub(),
                          self.auditor.hub_ident).start()
@@ -386,7 +386,7 @@ class _Session:
 
 
 def _test_file(item: pytest.Item) -> str | None:
-    from ._pytest_window import test_site
+    from .window import test_site
 
     return test_site(item).file
 

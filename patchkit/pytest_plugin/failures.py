@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .model import Finding, StackFrame
+from ..model import Finding, StackFrame
 
 __all__ = ["describe", "allowed", "reverted_patches", "package_label"]
 

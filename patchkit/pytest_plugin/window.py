@@ -13,14 +13,14 @@ import os
 import time
 from typing import Any, NamedTuple
 
-from .audit import advice
-from .audit.detectors.imports import Attribution
-from .audit.findings import (COMPUTED, IN_GEVENT, UNSAMPLED, WAITED, aggregate,
+from ..audit import advice
+from ..audit.detectors.imports import Attribution
+from ..audit.findings import (COMPUTED, IN_GEVENT, UNSAMPLED, WAITED, aggregate,
                              blocks_to_observations, find_site, held_the_hub, merge_events)
-from .audit.garbage import collections_as_computation
-from .audit.frames import FrameInfo
-from .audit.guard import auditor_work
-from .model import Finding
+from ..audit.garbage import collections_as_computation
+from ..audit.frames import FrameInfo
+from ..audit.guard import auditor_work
+from ..model import Finding
 
 __all__ = ["Verdicts", "Window", "open_window", "test_site", "describe_block", "UNKNOWN"]
 
@@ -241,7 +241,7 @@ def _attribution() -> Attribution:
 
 def describe_block(auditor: Any, stack: Any, callee: Any, lasted: float) -> Finding:
     """A block still going on, as a finding (for the live warning; any thread)."""
-    from .audit.detectors import Observation
+    from ..audit.detectors import Observation
 
     obs = Observation("blocking", stack, lasted, callee,
                       detail="" if callee is not None else "still blocked; no callee seen")

@@ -81,7 +81,7 @@ class ExitWatchdog:
 
     def start(self) -> None:
         """Start the countdown."""
-        from ._threads import original_thread_api
+        from .._threads import original_thread_api
 
         start_thread, allocate_lock, _ = original_thread_api()
         self._lock = allocate_lock()
@@ -89,7 +89,7 @@ class ExitWatchdog:
         start_thread(self._run, ())
 
     def _run(self) -> None:
-        from ._threads import original_thread_api
+        from .._threads import original_thread_api
 
         self.ident = original_thread_api()[2]()
         if self._lock.acquire(True, self.after):

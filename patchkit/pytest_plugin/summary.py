@@ -82,7 +82,7 @@ class SessionFindings:
 
     def summary(self) -> list[str]:
         """The terminal summary: one entry per call site, failing ones first."""
-        from .pytest_report import package_label
+        from .failures import package_label
 
         lines = []
         for site in self._ordered():
@@ -117,8 +117,8 @@ class SessionFindings:
               root: str) -> list[str]:
         """Write the session's findings to each of *paths* (by suffix) as the audit's
         report; returns one line per file written or failed."""
-        from .audit.report import write_json
-        from .audit.saved import emit_files, report_from_dict
+        from ..audit.report import write_json
+        from ..audit.saved import emit_files, report_from_dict
 
         def report(outcomes: tuple[str, ...]) -> Any:
             return report_from_dict({
