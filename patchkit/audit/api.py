@@ -17,24 +17,15 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from types import TracebackType
 
 from .._cli import number_problem
 from ..model import Part, Report
 from .config import DEFAULT_THRESHOLD, ConfigError, check_report_path
 from .follow import DEFAULT_FLUSH, ProcessAudit
-from .session import Session
+from .session import DetectionSettings, Session
 
 __all__ = ["Audit", "start"]
-
-
-@dataclass(frozen=True)
-class _Settings:
-    threshold: float
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
-    exact: bool = False
 
 
 class Audit:
@@ -43,7 +34,7 @@ class Audit:
     Use :func:`start` to make one.
     """
 
-    def __init__(self, settings: _Settings, json: str | None, html: str | None,
+    def __init__(self, settings: DetectionSettings, json: str | None, html: str | None,
                  sarif: str | None, flush_interval: float) -> None:
         self.paths = {"json": json, "html": html, "sarif": sarif}
         self._audit = ProcessAudit(Session(settings), None, flush_interval, sink=self._write)
@@ -128,7 +119,7 @@ def start(*, threshold: float = DEFAULT_THRESHOLD, json: str | None = None,
         if path is not None:
             check_report_path(path.replace("{pid}", pid), option)
     json, html, sarif = (os.path.abspath(p) if p else None for p in (json, html, sarif))
-    audit = Audit(_Settings(threshold, tuple(include), tuple(exclude), exact), json, html,
+    audit = Audit(DetectionSettings(threshold, tuple(include), tuple(exclude), exact), json, html,
                   sarif, flush_interval)
     audit._start()
     return audit

@@ -33,9 +33,8 @@ if TYPE_CHECKING:
 # findings, advice and report (with rich) are imported only once the target ended:
 # the audited process starts faster and its heap, which every full GC walks, stays small.
 
-__all__ = ["Auditor", "Stopper", "run"]
+__all__ = ["Stopper", "run"]
 
-Auditor = Session  # the name the pytest plugin imports
 
 
 def _target_file(target: Target) -> str | None:

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .._threads import original_thread_api
@@ -33,8 +34,9 @@ from .patching import PatchWatch
 
 if TYPE_CHECKING:
     from ..model import Finding
+    from .frames import Callee, Stack
 
-__all__ = ["Settings", "Session", "live_sessions"]
+__all__ = ["Settings", "DetectionSettings", "Session", "live_sessions"]
 
 
 class Settings(Protocol):
@@ -51,6 +53,17 @@ class Settings(Protocol):
 
     @property
     def exact(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    """:class:`Settings` for a front door that has no configuration of its own to pass
+    (the in-process API, the pytest plugin)."""
+
+    threshold: float
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    exact: bool = False
 
 
 _SESSIONS: weakref.WeakSet[Session] = weakref.WeakSet()
@@ -134,6 +147,24 @@ class Session:
         self.gc.start()
         self.known.start()
         self.loop.start()
+
+    def pause(self, paused: bool = True) -> None:
+        """Stop looking at the hub's stack (or look again): time that is not the
+        program's (pytest's collection, between tests) yields no samples."""
+        self.sampler.paused = paused
+
+    def on_overdue(self, after: float,
+                   callback: Callable[[float, Stack, Callee | None], None]) -> Callable[[], None]:
+        """Have the sampler's thread call ``callback(start, stack, callee)`` for a hub block
+        older than *after* seconds, while it lasts (one callback at a time); returns the
+        undo."""
+        entry = (after, callback)
+        self.sampler.overdue = entry
+
+        def undo() -> None:
+            if self.sampler.overdue is entry:
+                self.sampler.overdue = None
+        return undo
 
     def _on_patch(self) -> None:
         with auditor_work():

@@ -16,150 +16,43 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Generator
+from typing import TYPE_CHECKING, Any, Generator
 
 import pytest
 
-__all__ = ["PatchkitPlugin"]
+from .options import OPTIONS, Options, add_options, enabled, parse
 
-_KEY = pytest.StashKey["PatchkitPlugin"]()
+if TYPE_CHECKING:
+    from ..audit.session import Session
+    from .failures import SwapWatch
+    from .summary import SessionFindings
+
+__all__ = ["State", "pytest_addoption", "pytest_load_initial_conftests", "pytest_configure",
+           "pytest_report_header", "pytest_collection_modifyitems", "patchkit_findings"]
+
+_KEY = pytest.StashKey["State"]()
 _WINDOW = pytest.StashKey[Any]()
 _MARKER = "allow_blocking"
 _MARKER_KWARGS = {"max_duration"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("patchkit", "fail tests that block the gevent hub")
-    group.addoption("--patchkit", action="store_true", default=None,
-                    help="patch with patchkit.patch_all() before tests are imported and "
-                         "fail tests that do unpatched, hub-blocking I/O")
-    group.addoption("--patchkit-threshold", default=None, metavar="SECONDS",
-                    help="shortest hub block that fails a test (default 0.02)")
-    group.addoption("--patchkit-cpu", action="store_true", default=None,
-                    help="fail tests whose hub was held by computation too (Python or C), "
-                         "or by a block whose cause no CPU-time reading showed (by default "
-                         "both are reported, not failed)")
-    group.addoption("--patchkit-report", action="append", default=None, metavar="PATH",
-                    help="write the whole session's findings as the audit's report: "
-                         "PATH ending in .json, .html or .sarif (repeatable)")
-    group.addoption("--patchkit-no", action="append", default=None, metavar="PATCHER",
-                    help="do not apply this patcher (repeatable; like python -m patchkit "
-                         "--no-NAME): e.g. zmq for a suite that tests pyzmq's own sockets")
-    group.addoption("--patchkit-hang", default=None, metavar="SECONDS",
-                    help="report a hub block still going after SECONDS, with its stack, "
-                         "and what keeps a finished session from exiting after as long "
-                         "(default 30; 0 turns both off)")
-    parser.addini("patchkit", type="bool", default=False,
-                  help="enable patchkit's blocking checks (like --patchkit)")
-    parser.addini("patchkit_threshold", default="", help="like --patchkit-threshold")
-    parser.addini("patchkit_cpu", type="bool", default=False, help="like --patchkit-cpu")
-    parser.addini("patchkit_report", type="linelist", default=[],
-                  help="like --patchkit-report (one path a line)")
-    parser.addini("patchkit_hang", default="", help="like --patchkit-hang")
-    parser.addini("patchkit_no", type="linelist", default=[],
-                  help="like --patchkit-no (one patcher a line)")
-    parser.addini("patchkit_allow", type="linelist", default=[],
-                  help="packages (distribution names, 'app' for your code) or path[:line] "
-                       "call sites allowed to block")
-
-
-DEFAULT_HANG = 30.0
+    add_options(parser)
 
 
 @dataclass
-class PatchkitPlugin:
-    """The session's settings (parsed once) and state: the auditor, start-up problems,
-    what was undone by others, the session's findings."""
+class State:
+    """The session's runtime state in a process with ``--patchkit``: the detection session
+    (None in an xdist controller), start-up problems, what others undid, the findings."""
 
-    threshold: float
-    allow: tuple[str, ...]
-    fail_cpu: bool = False
-    reports: tuple[str, ...] = ()
-    hang: float = DEFAULT_HANG
-    skip: tuple[str, ...] = ()  # patchers not applied
-    auditor: Any = None
+    options: Options  # the same object as config.stash[OPTIONS]
+    findings: SessionFindings
+    auditor: Session | None = None  # (the name tests/plugin reach it by)
     startup_problems: list[str] = field(default_factory=list)
     reverted: set[tuple[str, str]] = field(default_factory=set)
-    swaps: Any = None  # failures.SwapWatch, made by the first check
+    swaps: SwapWatch | None = None  # made by the first check
     terminal_fd: int | None = None  # stderr as it was before pytest captured it
     current: str | None = None  # the node id of the test running now
-    session: Any = None  # summary.SessionFindings
-
-
-def _seconds(early_config: pytest.Config, name: str, default: float,
-             zero_ok: bool = False) -> float:
-    """A number of seconds from ``--patchkit-<name>`` or the ``patchkit_<name>`` ini key."""
-    option, ini = f"--patchkit-{name}", f"patchkit_{name}"
-    raw = getattr(early_config.known_args_namespace, ini)
-    source = option
-    if raw is None:
-        raw, source = early_config.getini(ini) or "", ini
-    if raw == "":
-        return default
-    from .._cli import number_problem
-
-    try:
-        value = float(raw)
-    except ValueError:
-        raise pytest.UsageError(f"{source}: {raw!r} is not a number of seconds "
-                                f"(e.g. {default:g})") from None
-    problem = number_problem(value, 0.0001, 3600.0, zero_ok)
-    if problem is not None:
-        raise pytest.UsageError(f"{source}: {raw!r} {problem} (e.g. {default:g})")
-    return value
-
-
-def _settings(early_config: pytest.Config) -> PatchkitPlugin:
-    """The plugin's settings from the command line and the ini file; usage errors."""
-    from ..audit.config import DEFAULT_THRESHOLD
-
-    args = early_config.known_args_namespace
-    reports = tuple(args.patchkit_report or early_config.getini("patchkit_report"))
-    from .summary import report_kind
-
-    for path in reports:
-        if report_kind(path) is None:
-            raise pytest.UsageError(f"--patchkit-report: {path!r} ends in none of .json, "
-                                    ".html, .sarif (the suffix says which report to write)")
-        problem = _unwritable(path)  # now, not after the whole run
-        if problem is not None:
-            raise pytest.UsageError(f"--patchkit-report {path}: {problem}")
-    fail_cpu = bool(args.patchkit_cpu) or bool(early_config.getini("patchkit_cpu"))
-    return PatchkitPlugin(_seconds(early_config, "threshold", DEFAULT_THRESHOLD),
-                          tuple(early_config.getini("patchkit_allow")), fail_cpu, reports,
-                          _seconds(early_config, "hang", DEFAULT_HANG, zero_ok=True),
-                          _skipped(early_config))
-
-
-def _unwritable(path: str) -> str | None:
-    """Why a report cannot be written at *path* (its missing folders are made at the end),
-    or None."""
-    import os
-
-    if os.path.isdir(path):
-        return "is a folder, not a file"
-    folder = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(folder):
-        folder = os.path.dirname(folder)
-    if not os.path.isdir(folder):
-        return f"{folder} is a file, not a folder"
-    if not os.access(folder, os.W_OK | os.X_OK):
-        return f"cannot write in {folder}"
-    return None
-
-
-def _skipped(early_config: pytest.Config) -> tuple[str, ...]:
-    """The patchers ``--patchkit-no`` (or ``patchkit_no``) turns off; usage errors."""
-    import patchkit
-
-    names = tuple(early_config.known_args_namespace.patchkit_no
-                  or early_config.getini("patchkit_no"))
-    for name in names:
-        try:
-            patchkit.registry().resolve(name)
-        except patchkit.UnknownPatcherError as exc:
-            raise pytest.UsageError(f"--patchkit-no: {exc}") from None
-    return names
 
 
 _CONTROLLER_ENV = "PATCHKIT_XDIST_CONTROLLER"
@@ -184,7 +77,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
                                   args: list[str]) -> Generator[None, None, None]:
     # A wrapper, first: this runs before pytest captures output (the terminal's stderr is
     # kept for the hang reports) and before any conftest is imported.
-    if early_config.known_args_namespace.patchkit or early_config.getini("patchkit"):
+    if enabled(early_config):
         _set_up(early_config)
     return (yield)
 
@@ -192,34 +85,32 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 def _set_up(early_config: pytest.Config) -> None:
     from .summary import SessionFindings
 
-    plugin = _settings(early_config)
-    plugin.session = SessionFindings()
-    early_config.stash[_KEY] = plugin
-    early_config.pluginmanager.register(_Session(plugin), "patchkit-session")
+    options = parse(early_config)
+    state = State(options, SessionFindings())
+    early_config.stash[OPTIONS] = options
+    early_config.stash[_KEY] = state
+    early_config.pluginmanager.register(_Session(state), "patchkit-session")
     if _is_xdist_controller(early_config):
         return  # the controller runs no tests; its workers patch themselves
     import patchkit
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        patchkit.patch_all(**{name: False for name in plugin.skip})
-    plugin.startup_problems = [str(w.message) for w in caught]
-    plugin.auditor = _start_auditor(plugin.threshold)
-    if plugin.hang:
-        plugin.terminal_fd = os.dup(2)
-    early_config.pluginmanager.register(_PerTest(plugin), "patchkit-per-test")
+        patchkit.patch_all(**{name: False for name in options.skip})
+    state.startup_problems = [str(w.message) for w in caught]
+    state.auditor = _start_session(options.threshold)
+    if options.hang:
+        state.terminal_fd = os.dup(2)
+    early_config.pluginmanager.register(_PerTest(state, state.auditor), "patchkit-per-test")
 
 
-def _start_auditor(threshold: float) -> Any:
-    from .._run import Target
-    from ..audit.config import AuditConfig
-    from ..audit.runner import Auditor
+def _start_session(threshold: float) -> Session:
+    from ..audit.session import DetectionSettings, Session
 
-    auditor = Auditor(AuditConfig(Target("module", "pytest"), threshold=threshold, quiet=True,
-                                      exact=True))
-    auditor.start()
-    auditor.sampler.paused = True  # collection is pytest's work; each test's window resumes it
-    return auditor
+    session = Session(DetectionSettings(threshold, exact=True))
+    session.start()
+    session.pause()  # collection is pytest's work; each test's window resumes it
+    return session
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -228,25 +119,27 @@ def pytest_configure(config: pytest.Config) -> None:
         "gevent hub (only in the given packages / for at most max_duration seconds)")
 
 
-def _plugin(config: pytest.Config) -> PatchkitPlugin | None:
-    plugin = config.stash.get(_KEY, None)
-    return plugin if plugin is not None and plugin.auditor is not None else None
+def _state(config: pytest.Config) -> State | None:
+    """The state of a process that audits (not an xdist controller), or None."""
+    state = config.stash.get(_KEY, None)
+    return state if state is not None and state.auditor is not None else None
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    plugin = config.stash.get(_KEY, None)
-    if plugin is None:
+    state = config.stash.get(_KEY, None)
+    if state is None:
         return None
-    if plugin.auditor is None:
+    if state.auditor is None:
         return ["patchkit: tests run patched in the xdist workers"]
     import patchkit
 
-    computation = ("fails it too" if plugin.fail_cpu
+    options = state.options
+    computation = ("fails it too" if options.fail_cpu
                    else "is reported, not failed (--patchkit-cpu fails it)")
     lines = [f"patchkit: patched {', '.join(patchkit.applied())}; a hub block over "
-             f"{plugin.threshold * 1000:g} ms waiting fails the test, computation "
+             f"{options.threshold * 1000:g} ms waiting fails the test, computation "
              f"{computation}"]
-    lines += [f"patchkit: start-up problem: {problem}" for problem in plugin.startup_problems]
+    lines += [f"patchkit: start-up problem: {problem}" for problem in state.startup_problems]
     return lines
 
 
@@ -266,33 +159,35 @@ class _PerTest:
     """The per-test hooks, registered only when this process audits (``--patchkit``
     given and not an xdist controller): a run without ``--patchkit`` pays for none."""
 
-    def __init__(self, plugin: PatchkitPlugin) -> None:
+    def __init__(self, state: State, session: Session) -> None:
         from . import failures, window
 
-        self.plugin = plugin
-        self.auditor = plugin.auditor
+        self.state = state
+        self.options = state.options
+        self.session = session
         self.open_window = window.open_window
-        self.report = failures
-        if plugin.hang and plugin.terminal_fd is not None:
+        self.failures = failures
+        if self.options.hang and state.terminal_fd is not None:
             from .hang import LiveWarning
 
-            LiveWarning(plugin.terminal_fd, plugin.hang, self._describe_live,
-                        lambda: plugin.current).install(self.auditor.sampler)
+            warning = LiveWarning(state.terminal_fd, self.options.hang, self._describe_live,
+                                  lambda: state.current)
+            session.on_overdue(self.options.hang, warning)
 
     def _describe_live(self, stack: Any, callee: Any, lasted: float) -> str:
         from .window import describe_block
 
-        return self.report.describe(describe_block(self.auditor, stack, callee, lasted))
+        return self.failures.describe(describe_block(self.session, stack, callee, lasted))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-        self.plugin.current = item.nodeid
-        item.stash[_WINDOW] = self.open_window(self.auditor)
+        self.state.current = item.nodeid
+        item.stash[_WINDOW] = self.open_window(self.session)
         try:
             return (yield)
         finally:
-            self.auditor.sampler.paused = True  # until the next test's window opens
-            self.plugin.current = None
+            self.session.pause()  # until the next test's window opens
+            self.state.current = None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -304,15 +199,15 @@ class _PerTest:
         window = item.stash.get(_WINDOW, None)
         if window is None:
             return report
-        plugin, text = self.plugin, self.report
-        verdicts = window.split(cpu=plugin.fail_cpu, item=item)
+        options, text = self.options, self.failures
+        verdicts = window.split(cpu=options.fail_cpu, item=item)
         entries = [{"outcome": outcome, "finding": f.to_dict()}
                    for outcome, part in (("cpu", verdicts.computing),
                                          ("unknown", verdicts.unknown)) for f in part]
         problems = []
         test_file = _test_file(item)
         for finding in verdicts.failing:
-            allowed = text.allowed(finding, item, plugin.allow)
+            allowed = text.allowed(finding, item, options.allow)
             entries.append({"outcome": "allowed" if allowed else "failed",
                             "finding": finding.to_dict()})
             if not allowed:
@@ -320,10 +215,12 @@ class _PerTest:
         if entries:
             report.patchkit = entries  # type: ignore[attr-defined]  # plain data: xdist sends it
         if when == "teardown":
-            problems += text.reverted_patches(plugin)
+            if self.state.swaps is None:
+                self.state.swaps = text.SwapWatch()
+            problems += text.reverted_patches(self.state.swaps, self.state.reverted)
             del item.stash[_WINDOW]  # items live on; their windows need not
         else:
-            item.stash[_WINDOW] = self.open_window(self.auditor, cut=False)
+            item.stash[_WINDOW] = self.open_window(self.session, cut=False)
         if problems:
             _fail(report, "patchkit: this test blocked the gevent hub or undid patching\n\n"
                   + "\n\n".join(problems))
@@ -331,56 +228,56 @@ class _PerTest:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self.auditor.stop(final_scan=False)  # before pytest's own gc.collect() calls
+        self.session.stop(final_scan=False)  # before pytest's own gc.collect() calls
         sys.stdout.flush()
-        plugin = self.plugin
-        if plugin.hang and plugin.terminal_fd is not None:
+        state = self.state
+        if self.options.hang and state.terminal_fd is not None:
             import gevent
 
             from .hang import ExitWatchdog
 
-            ExitWatchdog(plugin.terminal_fd, plugin.hang, gevent.get_hub(),
-                         self.auditor.hub_ident).start()
+            ExitWatchdog(state.terminal_fd, self.options.hang, gevent.get_hub(),
+                         self.session.hub_ident).start()
 
 
 class _Session:
     """Session-wide hooks, in every process that has ``--patchkit`` (the xdist controller
     too): the session's findings per call site, the summary and the report files."""
 
-    def __init__(self, plugin: PatchkitPlugin) -> None:
-        self.plugin = plugin
+    def __init__(self, state: State) -> None:
+        self.state = state
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         entries = getattr(report, "patchkit", None)
         if entries:
-            self.plugin.session.add(report.nodeid, entries)
+            self.state.findings.add(report.nodeid, entries)
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int,
                                 config: pytest.Config) -> None:
         if hasattr(config, "workerinput"):
             return  # an xdist worker: its controller summarises
-        session = self.plugin.session
-        if session.sites:
-            counts = session.counts()
+        findings = self.state.findings
+        if findings.sites:
+            counts = findings.counts()
             title = (f"patchkit: {counts.get('failed', 0)} call sites failed tests, "
                      f"{counts.get('cpu', 0)} computed on the hub"
                      + (f", {counts['unknown']} unknown" if counts.get("unknown") else ""))
             terminalreporter.write_sep("=", title)
-            for line in session.summary():
+            for line in findings.summary():
                 terminalreporter.write_line(line)
         self._write_reports(terminalreporter, exitstatus, config)
 
     def _write_reports(self, terminalreporter: Any, exitstatus: int,
                        config: pytest.Config) -> None:
-        plugin = self.plugin
-        if not plugin.reports:
+        state = self.state
+        if not state.options.reports:
             return
         patched: list[str] = []
-        if plugin.auditor is not None:
+        if state.auditor is not None:
             import patchkit
 
             patched = list(patchkit.applied())
-        for line in plugin.session.write(plugin.reports, int(exitstatus), patched,
+        for line in state.findings.write(state.options.reports, int(exitstatus), patched,
                                          str(config.rootpath)):
             terminalreporter.write_line(f"patchkit: {line}")
 
@@ -404,8 +301,7 @@ def patchkit_findings(request: pytest.FixtureRequest) -> Any:
 
     ``patchkit_findings()`` returns a list of :class:`patchkit.model.Finding`.
     """
-    plugin = _plugin(request.config)
-    if plugin is None:
+    if _state(request.config) is None:
         pytest.skip("patchkit_findings needs pytest --patchkit")
 
     def fetch() -> list[Any]:

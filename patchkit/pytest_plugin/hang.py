@@ -48,10 +48,6 @@ class LiveWarning:
         self.current = current
         self.warned = 0
 
-    def install(self, sampler: Any) -> None:
-        """Have *sampler* call this for a block older than ``after`` seconds."""
-        sampler.overdue = (self.after, self)
-
     def __call__(self, start: float, stack: Any, callee: Any) -> None:
         """Sampler thread: report the block that began at *start* (perf_counter)."""
         lasted = time.perf_counter() - start

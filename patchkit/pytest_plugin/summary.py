@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["REPORT_KINDS", "SessionFindings", "report_kind"]
+__all__ = ["SessionFindings"]
 
 ATTRIBUTE = "patchkit"
-REPORT_KINDS = {".json": "json", ".html": "html", ".htm": "html", ".sarif": "sarif"}
 _MERGED = ("count", "total_s")
 _SHOWN_TESTS = 3
 # Failed and allowed findings of one call site merge (one allowed in a test, failed in
@@ -27,14 +26,6 @@ _GROUP = {"cpu": 1, "unknown": 2}
 _LABEL = {"failed": "FAILED", "allowed": "allowed", "cpu": "CPU", "unknown": "UNKNOWN"}
 _NOT_FAILED = {"CPU": " (computation: reported, not failed)",
                "UNKNOWN": " (cause unknown: reported, not failed)"}
-
-
-def report_kind(path: str) -> str | None:
-    """``json``, ``html`` or ``sarif`` from *path*'s suffix (``.sarif.json`` is SARIF)."""
-    lower = path.lower()
-    if lower.endswith(".sarif.json"):
-        return "sarif"
-    return REPORT_KINDS.get(os.path.splitext(lower)[1])
 
 
 @dataclass
@@ -119,6 +110,7 @@ class SessionFindings:
         report; returns one line per file written or failed."""
         from ..audit.report import write_json
         from ..audit.saved import emit_files, report_from_dict
+        from .options import report_kind
 
         def report(outcomes: tuple[str, ...]) -> Any:
             return report_from_dict({

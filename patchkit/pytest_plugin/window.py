@@ -265,7 +265,7 @@ def open_window(auditor: Any, cut: bool = True) -> Window:
     if cut:
         _cut(auditor, mark=True)
     auditor.sampler.samples.clear()
-    auditor.sampler.paused = False
+    auditor.pause(False)
     return Window(auditor)
 
 
