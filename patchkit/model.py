@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 from ._redact import redact_argv, redact_command
 
 __all__ = ["Kind", "StackFrame", "HubBlock", "EVENTS_PER_FINDING", "Finding", "ProcessInfo",
-           "Part", "PART_SCHEMA", "Report", "SCHEMA", "SCHEMAS"]
+           "Part", "PART_SCHEMA", "Report", "SCHEMA", "SCHEMAS", "build_report"]
 
 Kind = Literal["blocking", "start-up", "stale-reference", "late-patch", "misbehavior",
                "unpatched", "unaudited-process", "loop-lag"]
@@ -219,9 +219,37 @@ class Report:
     def from_dict(cls, data: dict[str, Any]) -> Report:
         """A Report from its ``to_dict`` form (fields added later may be missing)."""
         started_at = data.get("started_at")
-        return cls(data["target"], list(data["argv"]), data["exit_code"],
-                   float(data["duration_s"]), list(data["patched"]),
-                   [Finding.from_dict(f) for f in data["findings"]], data.get("stopped_by"),
-                   python=data.get("python"), gevent=data.get("gevent"),
-                   processes=[ProcessInfo.from_dict(p) for p in data.get("processes", [])],
-                   started_at=float(started_at) if started_at is not None else None)
+        return build_report(
+            target=data["target"], argv=data["argv"], exit_code=data["exit_code"],
+            duration_s=float(data["duration_s"]), patched=data["patched"],
+            findings=[Finding.from_dict(f) for f in data["findings"]],
+            stopped_by=data.get("stopped_by"), versions=(data.get("python"), data.get("gevent")),
+            processes=[ProcessInfo.from_dict(p) for p in data.get("processes", [])],
+            started_at=float(started_at) if started_at is not None else None)
+
+
+def build_report(*, target: str, argv: Iterable[str], exit_code: int, duration_s: float,
+                 findings: Iterable[Finding] = (), patched: Iterable[str] = (),
+                 stopped_by: str | None = None, processes: Iterable[ProcessInfo] = (),
+                 started_at: float | None = None,
+                 versions: tuple[str | None, str | None] | None = None) -> Report:
+    """The one place a :class:`Report` is made, for every front door and every reader.
+
+    Args:
+        target: The command as shown (redacted by the Report).
+        argv: The command's arguments (redacted by the Report).
+        exit_code: The program's exit code (-1 while it still runs).
+        duration_s: Seconds from the audit's start to the report.
+        findings: Findings, already merged (``processes.merge``/``combine``).
+        patched: Modules patched, in the order the report lists them.
+        stopped_by: What ended the program, when not its own exit.
+        processes: Every audited process.
+        started_at: Wall time of the earliest start (timelines are relative to it).
+        versions: ``(python, gevent)`` as recorded elsewhere (a saved report, another
+            process); None: this interpreter's.
+    """
+    python, gevent = versions if versions is not None else (platform.python_version(),
+                                                            _gevent_version())
+    return Report(target, list(argv), exit_code, duration_s, list(patched), list(findings),
+                  stopped_by, python=python, gevent=gevent, processes=list(processes),
+                  started_at=started_at)

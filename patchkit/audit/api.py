@@ -20,7 +20,7 @@ import sys
 from types import TracebackType
 
 from .._cli import number_problem
-from ..model import Part, Report
+from ..model import Part, Report, build_report
 from .config import DEFAULT_THRESHOLD, ConfigError, check_report_path
 from .follow import DEFAULT_FLUSH, ProcessAudit
 from .session import DetectionSettings, Session
@@ -87,10 +87,11 @@ def _report(part: Part) -> Report:
     import shlex
 
     info = part.info
-    return Report(shlex.join(info.argv[1:]) or "?", list(info.argv), info.exit_code or 0,
-                  info.duration_s, list(info.patched), list(part.findings),
-                  None if info.ended else "still running", processes=[info],
-                  started_at=info.started_at)
+    return build_report(target=shlex.join(info.argv[1:]) or "?", argv=info.argv,
+                        exit_code=info.exit_code or 0, duration_s=info.duration_s,
+                        patched=info.patched, findings=part.findings,
+                        stopped_by=None if info.ended else "still running", processes=[info],
+                        started_at=info.started_at)
 
 
 def start(*, threshold: float = DEFAULT_THRESHOLD, json: str | None = None,

@@ -108,7 +108,7 @@ class _Main:
         except Exception:
             traceback.print_exc(file=self.stderr)
             own = None
-        from ..model import Report
+        from ..model import build_report
         from .processes import merge, wait_for
 
         try:
@@ -124,10 +124,11 @@ class _Main:
             processes, findings = [], []
         patched = sorted({m for p in processes for m in p.patched}
                          | set(session.watch.patched_modules()))
-        return Report(self.config.target.display,
-                      [self.config.target.value, *self.config.target.args], code,
-                      time.perf_counter() - session.started, patched, findings,
-                      self.stopper.reason, processes=processes, started_at=session.started_at)
+        target = self.config.target
+        return build_report(target=target.display, argv=[target.value, *target.args],
+                            exit_code=code, duration_s=time.perf_counter() - session.started,
+                            patched=patched, findings=findings, stopped_by=self.stopper.reason,
+                            processes=processes, started_at=session.started_at)
 
     def watchdog(self) -> None:
         """Start a native thread that ends the process if it outlives the grace period
@@ -295,7 +296,7 @@ def _arm_dump(main: _Main) -> None:
 def _dump(main: _Main) -> None:
     from gevent.util import format_run_info
 
-    from ..model import Report
+    from ..model import build_report
     from .processes import merge, read_parts
     from .report import make_console, render_terminal
 
@@ -305,10 +306,11 @@ def _dump(main: _Main) -> None:
             audit.flush(force=True)
             parts = [audit.part(), *read_parts(audit.folder or "", skip=os.getpid())]
             processes, findings = merge(parts, session.started_at, main.config.follow)
-            report = Report(main.config.target.display, [main.config.target.value],
-                            -1, time.perf_counter() - session.started,
-                            session.watch.patched_modules(), findings, "still running",
-                            processes=processes, started_at=session.started_at)
+            report = build_report(
+                target=main.config.target.display, argv=[main.config.target.value],
+                exit_code=-1, duration_s=time.perf_counter() - session.started,
+                patched=session.watch.patched_modules(), findings=findings,
+                stopped_by="still running", processes=processes, started_at=session.started_at)
             if main.config.json_path not in (None, "-"):
                 from .report import write_json
 

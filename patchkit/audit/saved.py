@@ -13,7 +13,7 @@ import sys
 from typing import Any, Callable, get_args
 
 from .config import RenderConfig
-from ..model import SCHEMA, SCHEMAS, Kind, Report
+from ..model import SCHEMA, SCHEMAS, Kind, Report, build_report
 from .display import visible
 
 __all__ = ["ReportFormatError", "load_report", "report_from_dict",
@@ -234,10 +234,11 @@ def merge_reports(reports: list[Report]) -> Report:
                  for r in reports for p in r.processes]
     first = min(reports, key=lambda r: r.started_at if r.started_at is not None else origin)
     end = max((r.started_at or origin) - origin + r.duration_s for r in reports)
-    return Report(first.target, list(first.argv), first.exit_code, end,
-                  sorted({m for r in reports for m in r.patched}), combine(groups),
-                  first.stopped_by, python=first.python, gevent=first.gevent,
-                  processes=processes, started_at=origin)
+    return build_report(target=first.target, argv=first.argv, exit_code=first.exit_code,
+                        duration_s=end, patched=sorted({m for r in reports for m in r.patched}),
+                        findings=combine(groups), stopped_by=first.stopped_by,
+                        versions=(first.python, first.gevent), processes=processes,
+                        started_at=origin)
 
 
 def emit_files(report: Report, html_path: str | None, sarif_path: str | None,

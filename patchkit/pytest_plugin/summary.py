@@ -109,15 +109,17 @@ class SessionFindings:
         """Write the session's findings to each of *paths* (by suffix) as the audit's
         report; returns one line per file written or failed."""
         from ..audit.report import write_json
-        from ..audit.saved import emit_files, report_from_dict
+        from ..audit.saved import emit_files
+        from ..model import Finding, Report, build_report
         from .options import report_kind
 
-        def report(outcomes: tuple[str, ...]) -> Any:
-            return report_from_dict({
-                "schema": "patchkit.audit/1", "target": "pytest", "argv": sys.argv[1:],
-                "exit_code": exit_code, "duration_s": time.perf_counter() - self.started,
-                "patched": patched, "stopped_by": None,
-                "findings": [s.finding for s in self._ordered() if s.outcome in outcomes]})
+        def report(outcomes: tuple[str, ...]) -> Report:
+            # No python/gevent versions: the report of a session never carried them.
+            return build_report(
+                target="pytest", argv=sys.argv[1:], exit_code=exit_code,
+                duration_s=time.perf_counter() - self.started, patched=patched,
+                findings=[Finding.from_dict(s.finding) for s in self._ordered()
+                          if s.outcome in outcomes], versions=(None, None))
 
         everything = report(("failed", "allowed", "cpu", "unknown"))
         # Code scanning shows what failed or was allowed; computation is no alert.
