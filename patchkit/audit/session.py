@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ..model import Finding
     from .frames import Callee, Stack
 
-__all__ = ["Settings", "DetectionSettings", "Session", "live_sessions"]
+__all__ = ["Settings", "DetectionSettings", "Mark", "Slice", "Session", "live_sessions"]
 
 
 class Settings(Protocol):
@@ -64,6 +64,43 @@ class DetectionSettings:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     exact: bool = False
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a window of observations starts (:meth:`Session.mark`)."""
+
+    blocks: int
+    events: int
+    misbehavior: int
+    cpu: float  # the hub thread's CPU time
+    run_delay: float  # seconds the hub thread was runnable but not running
+
+
+@dataclass(frozen=True)
+class Slice:
+    """What was recorded since a :class:`Mark`, raw (:meth:`Session.snapshot`).
+
+    Attributes:
+        blocks: Timed blocks that held the hub (not mostly garbage collection).
+        events, misbehavior: Those detectors' observations since the mark.
+        samples, delays: The sampler's stacks and run-delay readings, by block start.
+        original_ids: ids of the originals patching replaced.
+        gc: The garbage-collection pauses (``within(start, end)``).
+        cpu_used, run_delay: The hub thread's CPU time and run delay since the mark.
+        threshold: The session's threshold.
+    """
+
+    blocks: list[Any]
+    events: list[Observation]
+    misbehavior: list[Observation]
+    samples: dict[float, list[Any]]
+    delays: dict[float, float]
+    original_ids: Any
+    gc: Any
+    cpu_used: float
+    run_delay: float
+    threshold: float
 
 
 _SESSIONS: weakref.WeakSet[Session] = weakref.WeakSet()
@@ -147,6 +184,62 @@ class Session:
         self.gc.start()
         self.known.start()
         self.loop.start()
+
+    def mark(self, reading: bool = True) -> Mark:
+        """Start a window: what is recorded from now on is :meth:`snapshot` (*mark*)'s.
+        The samples kept so far are dropped (their blocks ended) and sampling resumes.
+
+        Args:
+            reading: Read the hub thread's run delay first, so the window's first block
+                has a reading at its start.
+        """
+        if reading:
+            self.sampler.tick()
+        self.sampler.samples.clear()
+        self.pause(False)
+        return Mark(len(self.clock.blocks), len(self.events.observations),
+                    len(self.misbehavior.observations), time.thread_time(), self._run_delay())
+
+    def changed(self, since: Mark) -> bool:
+        """Whether a block, an audit event or a misbehaviour was recorded since *since*."""
+        return (len(self.clock.blocks) != since.blocks
+                or len(self.events.observations) != since.events
+                or len(self.misbehavior.observations) != since.misbehavior)
+
+    def snapshot(self, since: Mark) -> Slice:
+        """What was recorded since *since*, with a run-delay reading taken now (at the end
+        of the blocks that just ended); the CPU time is read first, before any of the
+        caller's own work."""
+        self.sampler.tick()
+        cpu_used = time.thread_time() - since.cpu
+        run_delay = self._run_delay() - since.run_delay
+        from .findings import held_the_hub
+
+        sampler, threshold = self.sampler, self.config.threshold
+        blocks = [b for b in self.blocks_without_gc(since.blocks)
+                  if held_the_hub(b, threshold, sampler.delays)]
+        return Slice(blocks, self.events.observations[since.events:],
+                     self.misbehavior.observations[since.misbehavior:], sampler.samples,
+                     sampler.delays, self.watch.original_ids, self.gc,
+                     cpu_used, run_delay, threshold)
+
+    def waits(self, blocks: list[Any]) -> dict[float, float]:
+        """Seconds each block's thread waited (``Sampler.waits``), read again now that the
+        readings after each block are in: a reading the sampler took while the hub's
+        thread was queued for a CPU counts that delay only later (``RunDelay.waited``)."""
+        waits = dict(self.sampler.waits)
+        reader = self.sampler.run_delay
+        if reader is not None:
+            for block in blocks:
+                waited = reader.waited(block.start, block.end)
+                if waited is not None:
+                    waits[block.start] = waited
+        return waits
+
+    def _run_delay(self) -> float:
+        """Seconds the hub's thread has spent runnable but not running, else 0."""
+        reader = self.sampler.run_delay
+        return (reader.read() or 0.0) if reader is not None else 0.0
 
     def pause(self, paused: bool = True) -> None:
         """Stop looking at the hub's stack (or look again): time that is not the
