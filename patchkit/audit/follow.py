@@ -125,10 +125,8 @@ class ProcessAudit:
     def start(self) -> None:
         """Start the session, the flusher and the exit hooks; write the first part."""
         global _HOOKED
-        previous = self.session.extra_idents
-        self.session.extra_idents = lambda: {*previous(), *(
-            {self.flusher_ident} if self.flusher_ident is not None else set())}
-        self.session.fork_listeners.append(self._forked)
+        self.session.add_own_threads(lambda: (self.flusher_ident,))
+        self.session.on_fork(self._forked)
         self.session.start()
         _AUDITS.append(self)
         if not _HOOKED:

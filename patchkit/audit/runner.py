@@ -214,8 +214,8 @@ def run(config: AuditConfig, early_stop: int | None = None) -> int:
         stopper.on_request = main.watchdog
         if stopper.noted is not None:
             main.watchdog()
-        session.extra_idents = lambda: {i for i in (stopper.ident, stopper.reader) if i}
-        session.fork_listeners.append(lambda _: stopper.disarm(in_child=True))
+        session.add_own_threads(lambda: (stopper.ident, stopper.reader))
+        session.on_fork(lambda _: stopper.disarm(in_child=True))
         _follow(config, folder)
         _arm_dump(main)
         audit.start()

@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from .._threads import original_thread_api
 from .detectors import Observation
@@ -132,8 +132,8 @@ class Session:
         self.pid = os.getpid()
         self.role = "main"
         self.running = False
-        self.extra_idents: Callable[[], set[int]] = set
-        self.fork_listeners: list[Callable[[Session], None]] = []
+        self._own_threads: list[Callable[[], Iterable[int | None]]] = []
+        self._fork_listeners: list[Callable[[Session], None]] = []
         self.started = time.perf_counter()
         self.started_at = time.time()
         self._build()
@@ -163,8 +163,18 @@ class Session:
         self.loop = LoopClock(max(threshold, LAG_THRESHOLD))
 
     def _own_idents(self) -> set[int]:
-        own = {self.hub_ident, self.sampler.ident, *self.extra_idents()}
+        own = {self.hub_ident, self.sampler.ident,
+               *(ident for idents in self._own_threads for ident in idents())}
         return {ident for ident in own if ident is not None}
+
+    def add_own_threads(self, idents: Callable[[], Iterable[int | None]]) -> None:
+        """Count the threads *idents* names (asked each time; None skipped) as the
+        auditor's own, like the sampler's: what they do is not the program's."""
+        self._own_threads.append(idents)
+
+    def on_fork(self, listener: Callable[[Session], None]) -> None:
+        """Call ``listener(session)`` in a forked child, once the session restarted there."""
+        self._fork_listeners.append(listener)
 
     def start(self) -> None:
         """Start every detector; call on the thread that will run the target."""
@@ -304,7 +314,7 @@ class Session:
         self.role = "fork"
         self._build()
         self.start()
-        for listener in list(self.fork_listeners):
+        for listener in list(self._fork_listeners):
             listener(self)
 
     def findings(self, target_file: str | None) -> list[Finding]:
