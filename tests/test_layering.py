@@ -137,3 +137,31 @@ def test_no_import_cycles() -> None:
     for importer, imported in LAZY:
         graph[importer].discard(imported)
     assert _cycles(graph) == []
+
+
+# The front doors (ARCHITECTURE.md): each parses its own configuration, drives the session
+# and renders; none imports another. (The audit's CLI and its in-process API still share
+# the audit/ package with the layers below them: these are their own modules.)
+FRONT_DOORS = {
+    "the audit CLI": ("patchkit.audit.__main__", "patchkit.audit.runner",
+                      "patchkit.audit.stopping"),
+    "the in-process API": ("patchkit.audit.api",),
+    "the pytest plugin": ("patchkit.pytest_plugin",),
+    "the monitor": ("patchkit.monitor",),
+}
+
+
+def _door(module: str) -> str | None:
+    for door, prefixes in FRONT_DOORS.items():
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return door
+    return None
+
+
+def test_no_front_door_imports_another() -> None:
+    graph, _ = import_graph()
+    crossings = sorted((importer, imported) for importer, targets in graph.items()
+                       for imported in targets
+                       if _door(importer) and _door(imported)
+                       and _door(importer) != _door(imported))
+    assert crossings == []
