@@ -9,11 +9,14 @@ observations; ``stop()`` is safe to call twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ...model import Kind
 from ..frames import Callee, FrameInfo, Stack
 
-__all__ = ["Kind", "Observation"]
+if TYPE_CHECKING:  # (the monitor imports the detectors, and needs nothing of the model)
+    from ...model import Kind
+
+__all__ = ["Observation"]
 
 
 @dataclass(slots=True)
