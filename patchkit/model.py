@@ -16,7 +16,7 @@ from typing import Any, Iterable, Literal
 from ._redact import redact_argv, redact_command
 
 __all__ = ["Kind", "StackFrame", "HubBlock", "EVENTS_PER_FINDING", "Finding", "ProcessInfo",
-           "Part", "PART_SCHEMA", "Report", "SCHEMA", "SCHEMAS", "build_report"]
+           "Part", "PART_SCHEMA", "Report", "SCHEMA", "SCHEMAS", "build_report", "site_key"]
 
 Kind = Literal["blocking", "start-up", "stale-reference", "late-patch", "misbehavior",
                "unpatched", "unaudited-process", "loop-lag"]
@@ -105,6 +105,13 @@ class Finding:
         return cls(**fields, stack=stack, events=events,
                    events_omitted=data.get("events_omitted", 0),
                    pids=list(data.get("pids", [])))
+
+
+def site_key(finding: Finding) -> tuple[Any, ...]:
+    """The one identity of a problem's call site: findings with equal keys (from several
+    processes, reports or tests) are one problem, and are summed."""
+    return (finding.kind, finding.file, finding.line, finding.function, finding.callee,
+            finding.module, finding.name, finding.original)
 
 
 @dataclass(slots=True)

@@ -18,10 +18,10 @@ from dataclasses import replace
 from typing import Any
 
 from .._atomic import write_atomic
-from ..model import EVENTS_PER_FINDING, PART_SCHEMA, Finding, Part, ProcessInfo
+from ..model import EVENTS_PER_FINDING, PART_SCHEMA, Finding, Part, ProcessInfo, site_key
 
 __all__ = ["write_part", "read_parts", "merge",
-           "wait_for", "unaudited_finding", "is_python", "combine", "with_pid"]
+           "wait_for", "unaudited_finding", "is_python", "combine", "add_into", "with_pid"]
 
 def write_part(folder: str, part: Part) -> None:
     """Write *part* as ``<folder>/<pid>.json``, whole or not at all."""
@@ -115,18 +115,16 @@ def unaudited_finding(missing: list[list[str]], following: bool) -> Finding:
                    f"{len(missing)} child process(es) were not audited: {shown}{more}", fix)
 
 
-def _key(finding: Finding) -> tuple[Any, ...]:
-    return (finding.kind, finding.file, finding.line, finding.function, finding.callee,
-            finding.module, finding.name, finding.original)
-
-
 def with_pid(finding: Finding, pid: int) -> Finding:
     """*finding* as seen in process *pid* (its events stamped with it)."""
     events = [replace(e, pid=pid) for e in finding.events]
     return replace(finding, pids=sorted(set(finding.pids) | {pid}), events=events)
 
 
-def _combine(into: Finding, other: Finding) -> None:
+def add_into(into: Finding, other: Finding) -> None:
+    """Sum *other*, a finding of the same call site (:func:`~patchkit.model.site_key`),
+    into *into*: counts and times, pids, and events (at most ``EVENTS_PER_FINDING``, the
+    longest kept, the rest counted in ``events_omitted``)."""
     into.count += other.count
     into.total_s += other.total_s
     into.max_s = max(into.max_s, other.max_s)
@@ -149,9 +147,9 @@ def combine(groups: list[tuple[list[Finding], float]]) -> list[Finding]:
             events = [replace(e, start_s=e.start_s + offset) for e in finding.events]
             finding = replace(finding, events=events, stack=list(finding.stack),
                               pids=list(finding.pids))
-            key = _key(finding)
+            key = site_key(finding)
             if key in merged:
-                _combine(merged[key], finding)
+                add_into(merged[key], finding)
             else:
                 merged[key] = finding
     return sorted(merged.values(), key=lambda f: (-f.total_s, -f.count))

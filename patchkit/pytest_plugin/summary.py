@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..audit.processes import add_into
+from ..model import Finding, site_key
+
 __all__ = ["SessionFindings"]
 
-ATTRIBUTE = "patchkit"
-_MERGED = ("count", "total_s")
 _SHOWN_TESTS = 3
 # Failed and allowed findings of one call site merge (one allowed in a test, failed in
 # another); computation and unknown blocks at that site stay entries of their own.
@@ -31,13 +32,8 @@ _NOT_FAILED = {"CPU": " (computation: reported, not failed)",
 @dataclass
 class _Site:
     outcome: str
-    finding: dict[str, Any]
+    finding: Finding
     tests: list[str] = field(default_factory=list)
-
-
-def _key(outcome: str, data: dict[str, Any]) -> tuple[Any, ...]:
-    return (_GROUP.get(outcome, 0), data["kind"], data["file"], data["line"], data["function"],
-            data["callee"], data["module"], data["name"])
 
 
 class SessionFindings:
@@ -48,19 +44,19 @@ class SessionFindings:
         self.started = time.perf_counter()
 
     def add(self, nodeid: str, entries: list[dict[str, Any]]) -> None:
-        """Add one test report's entries (its ``patchkit`` attribute)."""
+        """Add one test report's entries (its ``patchkit`` attribute: plain data, as an
+        xdist worker sends it), summed per call site by the audit's one merge."""
         for entry in entries:
-            outcome, data = entry["outcome"], entry["finding"]
-            site = self.sites.get(_key(outcome, data))
+            outcome, finding = entry["outcome"], Finding.from_dict(entry["finding"])
+            key = (_GROUP.get(outcome, 0), *site_key(finding))
+            site = self.sites.get(key)
             if site is None:
-                self.sites[_key(outcome, data)] = _Site(outcome, dict(data), [nodeid])
+                self.sites[key] = _Site(outcome, finding, [nodeid])
                 continue
-            merged = site.finding
-            for name in _MERGED:
-                merged[name] += data[name]
-            if data["max_s"] > merged["max_s"]:
-                merged["max_s"], merged["stack"] = data["max_s"], data["stack"]
-            merged["events"] = merged.get("events", []) + data.get("events", [])
+            worst = finding.stack if finding.max_s > site.finding.max_s else None
+            add_into(site.finding, finding)
+            if worst is not None:  # the summary shows the stack of the longest block
+                site.finding.stack = worst
             if outcome == "failed":
                 site.outcome = "failed"
             if nodeid not in site.tests:
@@ -69,7 +65,7 @@ class SessionFindings:
     def _ordered(self) -> list[_Site]:
         rank = {"failed": 0, "allowed": 1, "unknown": 2, "cpu": 3}
         return sorted(self.sites.values(), key=lambda s: (rank.get(s.outcome, 4),
-                                                          -len(s.tests), -s.finding["max_s"]))
+                                                          -len(s.tests), -s.finding.max_s))
 
     def summary(self) -> list[str]:
         """The terminal summary: one entry per call site, failing ones first."""
@@ -77,23 +73,21 @@ class SessionFindings:
 
         lines = []
         for site in self._ordered():
-            data = site.finding
-            where = f"{data['file']}:{data['line']} in {data['function'] or '?'}" \
-                if data["file"] else "<unknown>"
+            f = site.finding
+            where = f"{f.file}:{f.line} in {f.function or '?'}" if f.file else "<unknown>"
             label = _LABEL[site.outcome]
-            callee = f", callee: {data['callee']}" if data["callee"] else ""
+            callee = f", callee: {f.callee}" if f.callee else ""
             tests = len(site.tests)
             shown = ", ".join(site.tests[:_SHOWN_TESTS])
             more = f" (+{tests - _SHOWN_TESTS} more)" if tests > _SHOWN_TESTS else ""
-            package = package_label(data["package"], data["file"])
-            lines += [f"{label} {where}  [{data['kind']}, package: {package}"
-                      f"{callee}]",
-                      f"    {tests} test{'s' * (tests != 1)}, {data['count']}x, worst "
-                      f"{data['max_s'] * 1000:.1f} ms, total {data['total_s'] * 1000:.1f} ms"
+            package = package_label(f.package, f.file)
+            lines += [f"{label} {where}  [{f.kind}, package: {package}{callee}]",
+                      f"    {tests} test{'s' * (tests != 1)}, {f.count}x, worst "
+                      f"{f.max_s * 1000:.1f} ms, total {f.total_s * 1000:.1f} ms"
                       + _NOT_FAILED.get(label, ""),
-                      f"    {data['message']}"]
-            if data["fix"]:
-                lines.append(f"    fix: {data['fix']}")
+                      f"    {f.message}"]
+            if f.fix:
+                lines.append(f"    fix: {f.fix}")
             lines.append(f"    tests: {shown}{more}")
         return lines
 
@@ -110,7 +104,7 @@ class SessionFindings:
         report; returns one line per file written or failed."""
         from ..audit.report import write_json
         from ..audit.saved import emit_files
-        from ..model import Finding, Report, build_report
+        from ..model import Report, build_report
         from .options import report_kind
 
         def report(outcomes: tuple[str, ...]) -> Report:
@@ -118,8 +112,8 @@ class SessionFindings:
             return build_report(
                 target="pytest", argv=sys.argv[1:], exit_code=exit_code,
                 duration_s=time.perf_counter() - self.started, patched=patched,
-                findings=[Finding.from_dict(s.finding) for s in self._ordered()
-                          if s.outcome in outcomes], versions=(None, None))
+                findings=[s.finding for s in self._ordered() if s.outcome in outcomes],
+                versions=(None, None))
 
         everything = report(("failed", "allowed", "cpu", "unknown"))
         # Code scanning shows what failed or was allowed; computation is no alert.
