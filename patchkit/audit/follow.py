@@ -152,8 +152,7 @@ class ProcessAudit:
             if findings else []
         info = ProcessInfo(pid, os.getppid(), session.role, command_line(),
                            session.started_at, time.perf_counter() - session.started,
-                           exit_code, ended, session.watch.patched_modules()
-                           if session.watch.patched else [], len(found))
+                           exit_code, ended, session.patched_modules(), len(found))
         return Part(info, found, list(self.spawned))
 
     def flush(self, force: bool = False) -> None:

@@ -123,7 +123,7 @@ class _Main:
                   "the report lists none", file=self.stderr)
             processes, findings = [], []
         patched = sorted({m for p in processes for m in p.patched}
-                         | set(session.watch.patched_modules()))
+                         | set(session.patched_modules()))
         target = self.config.target
         return build_report(target=target.display, argv=[target.value, *target.args],
                             exit_code=code, duration_s=time.perf_counter() - session.started,
@@ -309,7 +309,7 @@ def _dump(main: _Main) -> None:
             report = build_report(
                 target=main.config.target.display, argv=[main.config.target.value],
                 exit_code=-1, duration_s=time.perf_counter() - session.started,
-                patched=session.watch.patched_modules(), findings=findings,
+                patched=session.patched_modules(), findings=findings,
                 stopped_by="still running", processes=processes, started_at=session.started_at)
             if main.config.json_path not in (None, "-"):
                 from .report import write_json

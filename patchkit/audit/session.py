@@ -167,6 +167,10 @@ class Session:
                *(ident for idents in self._own_threads for ident in idents())}
         return {ident for ident in own if ident is not None}
 
+    def patched_modules(self) -> list[str]:
+        """Every module patching touched since the session started watching, sorted."""
+        return self.watch.patched_modules()
+
     def add_own_threads(self, idents: Callable[[], Iterable[int | None]]) -> None:
         """Count the threads *idents* names (asked each time; None skipped) as the
         auditor's own, like the sampler's: what they do is not the program's."""
