@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from .._threads import original_thread_api
-from .detectors import Observation
+from .detectors import Detector, Observation
 from .detectors.events import AuditEvents
 from .detectors.gcpauses import GcPauses
 from .detectors.imports import Attribution, KnownImports
@@ -162,6 +162,12 @@ class Session:
         self.known = KnownImports()
         self.loop = LoopClock(max(threshold, LAG_THRESHOLD))
 
+    def _detectors(self) -> tuple[Detector, ...]:
+        """The detectors, in the order they start and stop: after the patch watch starts
+        and before it stops (it tells the others what patching replaced)."""
+        return (self.clock, self.sampler, self.events, self.misbehavior, self.gc, self.known,
+                self.loop)
+
     def _own_idents(self) -> set[int]:
         own = {self.hub_ident, self.sampler.ident,
                *(ident for idents in self._own_threads for ident in idents())}
@@ -191,13 +197,8 @@ class Session:
             os.register_at_fork(after_in_child=_after_fork_in_child)
             _FORK_HOOKED = True
         self.watch.start()
-        self.clock.start()
-        self.sampler.start()
-        self.events.start()
-        self.misbehavior.start()
-        self.gc.start()
-        self.known.start()
-        self.loop.start()
+        for detector in self._detectors():
+            detector.start()
 
     def mark(self, reading: bool = True) -> Mark:
         """Start a window: what is recorded from now on is :meth:`snapshot` (*mark*)'s.
@@ -287,13 +288,8 @@ class Session:
         """
         with auditor_work():
             self.running = False
-            self.clock.stop()
-            self.sampler.stop()
-            self.events.stop()
-            self.misbehavior.stop()
-            self.gc.stop()
-            self.known.stop()
-            self.loop.stop()
+            for detector in self._detectors():
+                detector.stop()
             if final_scan:
                 self.watch.refresh()
                 self.stale.scan()
@@ -307,12 +303,9 @@ class Session:
         """
         with auditor_work():
             self.sampler.abandon()
-            self.clock.stop()
-            self.events.stop()
-            self.misbehavior.stop()
-            self.gc.stop()
-            self.known.stop()
-            self.loop.stop()
+            for detector in self._detectors():
+                if detector is not self.sampler:
+                    detector.stop()
             self.watch.stop()
         self.pid = os.getpid()
         self.role = "fork"

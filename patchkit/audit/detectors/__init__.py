@@ -9,14 +9,24 @@ observations; ``stop()`` is safe to call twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..frames import Callee, FrameInfo, Stack
 
 if TYPE_CHECKING:  # (the monitor imports the detectors, and needs nothing of the model)
     from ...model import Kind
 
-__all__ = ["Observation"]
+__all__ = ["Detector", "Observation"]
+
+
+class Detector(Protocol):
+    """What a session asks of each detector it runs."""
+
+    def start(self) -> None:
+        """Start observing; call on the hub's thread."""
+
+    def stop(self) -> None:
+        """Stop observing (safe to call twice); what was observed stays readable."""
 
 
 @dataclass(slots=True)
