@@ -5,13 +5,11 @@ standard library through gevent, records every swap in a ledger, and can undo it
 ``python -m patchkit.audit`` reports what still blocks the hub.
 """
 
-from __future__ import annotations
-
 # First, before anything slow: under ``python -m patchkit.audit`` its import notes stop
 # signals until the audit can act on them; a no-op in any other process (see _early).
 from . import _early  # noqa: F401  # isort: skip
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 from ._errors import LatePatchWarning as LatePatchWarning
 from ._errors import PatchError as PatchError
@@ -33,7 +31,7 @@ _CORE = frozenset({"PatchListener", "add_listener", "applied", "get_original", "
                    "patch", "patch_all", "patched", "pending", "remove_listener",
                    "unpatch_all"})
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ._core import PatchListener as PatchListener
     from ._core import add_listener as add_listener
     from ._core import applied as applied
@@ -63,10 +61,10 @@ def registry() -> _Registry:
     return current()
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name not in _CORE:
         raise AttributeError(f"module 'patchkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module("._core", __name__), name)
+    value = getattr(_importlib.import_module("._core", __name__), name)
     globals()[name] = value
     return value
 

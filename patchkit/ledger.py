@@ -19,7 +19,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
-__all__ = ["MISSING", "Swap", "Ledger", "Snapshot"]
+__all__ = ["MISSING", "Swap", "Ledger", "Snapshot", "assign"]
 
 
 class _Missing:
@@ -162,17 +162,27 @@ class Ledger:
             return undone
 
 
-def _restore(swap: Swap) -> None:
+def assign(swap: Swap, value: Any) -> None:
+    """Put *value* (the swap's original or its replacement) where *swap* acts: through its
+    ``restore`` for a setting, else as the module's attribute (``MISSING`` deletes it; a
+    module no longer imported is left alone). The ledger's record is not changed.
+    """
     if swap.restore is not None:
-        swap.restore(swap.original)
+        swap.restore(value)
         return
     module = sys.modules.get(swap.module)
     if module is not None:
-        if swap.original is MISSING:
+        if value is MISSING:
             if hasattr(module, swap.attribute):
                 delattr(module, swap.attribute)
         else:
-            setattr(module, swap.attribute, swap.original)
+            setattr(module, swap.attribute, value)
+
+
+def _restore(swap: Swap) -> None:
+    assign(swap, swap.original)
+    if swap.restore is not None:
+        return
     saved = _gevent_saved()
     if saved is not None:
         entries = saved.get(swap.module)

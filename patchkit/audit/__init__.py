@@ -11,10 +11,8 @@ whose launcher you don't control.
 process should not carry the report machinery (rich) while the target runs.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+import importlib as _importlib
+import typing as _typing
 
 from .config import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD
 from .config import AuditConfig as AuditConfig
@@ -22,11 +20,15 @@ from .config import AuditConfig as AuditConfig
 __all__ = ["Audit", "AuditConfig", "DEFAULT_THRESHOLD", "Finding", "Report", "SCHEMA",
            "StackFrame", "start"]
 
-_LAZY = {"Finding": ".findings", "StackFrame": ".findings", "Report": ".report",
-         "SCHEMA": ".report", "start": ".api", "Audit": ".api"}
+_LAZY = {"Finding": "..model", "StackFrame": "..model", "Report": "..model",
+         "SCHEMA": "..model", "start": ".api", "Audit": ".api"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+        return getattr(_importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return render_saved(config, PROG)
     if config.json_path == "-":
-        from .atomic import reserve_stdout
+        from .._atomic import reserve_stdout
 
         try:
             reserve_stdout()

@@ -17,28 +17,15 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from .._cli import number_problem
+from ..model import Part, Report, build_report
 from .config import DEFAULT_THRESHOLD, ConfigError, check_report_path
 from .follow import DEFAULT_FLUSH, ProcessAudit
-from .processes import Part
-from .session import Session
-
-if TYPE_CHECKING:
-    from .report import Report
+from .session import DetectionSettings, Session
 
 __all__ = ["Audit", "start"]
-
-
-@dataclass(frozen=True)
-class _Settings:
-    threshold: float
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
-    exact: bool = False
 
 
 class Audit:
@@ -47,7 +34,7 @@ class Audit:
     Use :func:`start` to make one.
     """
 
-    def __init__(self, settings: _Settings, json: str | None, html: str | None,
+    def __init__(self, settings: DetectionSettings, json: str | None, html: str | None,
                  sarif: str | None, flush_interval: float) -> None:
         self.paths = {"json": json, "html": html, "sarif": sarif}
         self._audit = ProcessAudit(Session(settings), None, flush_interval, sink=self._write)
@@ -97,15 +84,14 @@ class Audit:
 
 
 def _report(part: Part) -> Report:
-    from .report import Report
-
     import shlex
 
     info = part.info
-    return Report(shlex.join(info.argv[1:]) or "?", list(info.argv), info.exit_code or 0,
-                  info.duration_s, list(info.patched), list(part.findings),
-                  None if info.ended else "still running", processes=[info],
-                  started_at=info.started_at)
+    return build_report(target=shlex.join(info.argv[1:]) or "?", argv=info.argv,
+                        exit_code=info.exit_code or 0, duration_s=info.duration_s,
+                        patched=info.patched, findings=part.findings,
+                        stopped_by=None if info.ended else "still running", processes=[info],
+                        started_at=info.started_at)
 
 
 def start(*, threshold: float = DEFAULT_THRESHOLD, json: str | None = None,
@@ -134,7 +120,7 @@ def start(*, threshold: float = DEFAULT_THRESHOLD, json: str | None = None,
         if path is not None:
             check_report_path(path.replace("{pid}", pid), option)
     json, html, sarif = (os.path.abspath(p) if p else None for p in (json, html, sarif))
-    audit = Audit(_Settings(threshold, tuple(include), tuple(exclude), exact), json, html,
+    audit = Audit(DetectionSettings(threshold, tuple(include), tuple(exclude), exact), json, html,
                   sarif, flush_interval)
     audit._start()
     return audit

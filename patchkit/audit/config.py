@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from patchkit._run import Target
 
-from .atomic import check_writable
+from .._atomic import check_writable
 
 __all__ = ["DEFAULT_THRESHOLD", "AuditConfig", "RenderConfig", "ConfigError", "check_report_path",
            "STRICT_EXIT_CODE", "STUCK_EXIT_CODE", "DEFAULT_GRACE", "DEFAULT_FLUSH"]

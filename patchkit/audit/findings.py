@@ -14,8 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ..model import EVENTS_PER_FINDING, Finding, HubBlock, StackFrame
 from . import advice
-from .detectors import Kind, Observation
+from .detectors import Observation
 from .detectors.imports import Attribution
 from .detectors.sampler import NO_FRAME, UNSEEN, HubCallback, Sample, dominant_callee
 from .detectors.switches import RawBlock
@@ -26,76 +27,10 @@ from .startup import as_start_up
 STDLIB = "stdlib"
 """``Finding.package`` of a site in the standard library's own code."""
 
-__all__ = ["Finding", "StackFrame", "HubBlock", "EVENTS_PER_FINDING", "Site", "find_site", "held_the_hub",
+__all__ = ["Site", "find_site", "held_the_hub",
            "computed", "blocks_to_observations", "callback_observations",
            "merge_events", "aggregate", "UNSAMPLED", "COMPUTED", "WAITED", "IN_GEVENT",
            "WAIT_SHARE"]
-
-
-@dataclass(frozen=True, slots=True)
-class StackFrame:
-    """A frame as reported: file, line, function."""
-
-    file: str
-    line: int
-    function: str
-
-
-# Enough for a timeline to show a busy site's rhythm; a site that blocked more often
-# keeps its longest blocks and counts the rest, so a report stays a few MB at most.
-EVENTS_PER_FINDING = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class HubBlock:
-    """One timed hub block: seconds from the start of the run, and how long it lasted."""
-
-    start_s: float
-    duration_s: float
-    pid: int | None = None
-
-
-@dataclass(slots=True)
-class Finding:
-    """One problem at one call site, aggregated over every time it was seen.
-
-    The fields are the JSON contract ``patchkit.audit/2``; see ``docs/audit.md``.
-    """
-
-    kind: Kind
-    file: str | None
-    line: int | None
-    function: str | None
-    package: str | None
-    callee: str | None
-    count: int
-    total_s: float
-    max_s: float
-    module: str | None
-    name: str | None
-    original: str | None
-    stack: list[StackFrame]
-    message: str
-    fix: str | None
-    events: list[HubBlock] = field(default_factory=list)
-    events_omitted: int = 0
-    pids: list[int] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The finding as a JSON-ready dict, keys in contract order."""
-        return {
-            "kind": self.kind, "file": self.file, "line": self.line, "function": self.function,
-            "package": self.package, "callee": self.callee, "count": self.count,
-            "total_s": round(self.total_s, 6), "max_s": round(self.max_s, 6),
-            "module": self.module, "name": self.name, "original": self.original,
-            "stack": [{"file": f.file, "line": f.line, "function": f.function}
-                      for f in self.stack],
-            "message": self.message, "fix": self.fix,
-            "events": [{"start_s": round(e.start_s, 6), "duration_s": round(e.duration_s, 6),
-                        "pid": e.pid} for e in self.events],
-            "events_omitted": self.events_omitted,
-            "pids": list(self.pids),
-        }
 
 
 def _site_key(sample: Sample, attribution: Attribution) -> tuple[str, int] | None:

@@ -24,10 +24,11 @@ from typing import Any, Callable, NoReturn
 
 from .._follow_hook import FOLLOW_ENV, FollowError
 from .._follow_hook import parse as parse_follow
+from .._threads import original_thread_api
+from ..model import Part, ProcessInfo
 from .config import DEFAULT_FLUSH
-from .detectors.sampler import original_thread_api
 from .guard import auditor_work
-from .processes import Part, ProcessInfo, is_python, with_pid, write_part
+from .processes import is_python, with_pid, write_part
 from .session import Session, command_line
 
 __all__ = ["FOLLOW_ENV", "FollowSettings", "ProcessAudit", "startup", "DEFAULT_FLUSH"]
@@ -124,10 +125,8 @@ class ProcessAudit:
     def start(self) -> None:
         """Start the session, the flusher and the exit hooks; write the first part."""
         global _HOOKED
-        previous = self.session.extra_idents
-        self.session.extra_idents = lambda: {*previous(), *(
-            {self.flusher_ident} if self.flusher_ident is not None else set())}
-        self.session.fork_listeners.append(self._forked)
+        self.session.add_own_threads(lambda: (self.flusher_ident,))
+        self.session.on_fork(self._forked)
         self.session.start()
         _AUDITS.append(self)
         if not _HOOKED:
@@ -153,8 +152,7 @@ class ProcessAudit:
             if findings else []
         info = ProcessInfo(pid, os.getppid(), session.role, command_line(),
                            session.started_at, time.perf_counter() - session.started,
-                           exit_code, ended, session.watch.patched_modules()
-                           if session.watch.patched else [], len(found))
+                           exit_code, ended, session.patched_modules(), len(found))
         return Part(info, found, list(self.spawned))
 
     def flush(self, force: bool = False) -> None:

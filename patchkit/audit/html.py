@@ -27,11 +27,10 @@ import sysconfig
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, get_args
 
-from .atomic import write_atomic
-from .detectors import Kind
-from .findings import Finding
+from .._atomic import write_atomic
+from ..model import Finding, Kind, Report
+from .display import short_path
 from .html_assets import CSS, SCRIPT
-from .report import Report, _short_path
 
 __all__ = ["render_html", "write_html", "FlameNode", "flame_tree"]
 
@@ -87,9 +86,9 @@ def _data(report: Report, flame: list[tuple[str, float]], blocked: float) -> str
     (decoded once by the script); the field order is ``FIELDS`` in the script."""
     text = _Strings()
     findings = [[
-        text(f.kind), text(_short_path(f.file)), f.line, text(f.function), text(f.package),
+        text(f.kind), text(short_path(f.file)), f.line, text(f.function), text(f.package),
         text(f.callee), f.count, round(f.total_s, 6), round(f.max_s, 6), text(f.message),
-        text(f.fix), [[text(_short_path(s.file)), s.line, text(s.function)] for s in f.stack],
+        text(f.fix), [[text(short_path(s.file)), s.line, text(s.function)] for s in f.stack],
         [[round(e.start_s, 6), round(e.duration_s, 6)] for e in f.events],
     ] for f in report.findings]
     data = json.dumps({"strings": list(text.index), "findings": findings,
@@ -115,7 +114,7 @@ def _header(report: Report) -> str:
                      f"{_seconds(info.duration_s)}, {info.findings} finding(s): "
                      + " ".join(info.argv)))
     items = "".join(f"<dt>{_esc(k)}</dt><dd class=mono>{_esc(v)}</dd>" for k, v in rows)
-    return (f"<h1>patchkit audit: {_esc(_short_path(report.target))}</h1>"
+    return (f"<h1>patchkit audit: {_esc(short_path(report.target))}</h1>"
             f"<dl class=run id=run>{items}</dl>")
 
 
@@ -344,7 +343,7 @@ def render_html(report: Report) -> str:
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
         f'<meta http-equiv=Content-Security-Policy content="{_policy(style)}">'
-        f"<title>patchkit audit: {_esc(_short_path(report.target))}</title>"
+        f"<title>patchkit audit: {_esc(short_path(report.target))}</title>"
         f"<style>{style}</style></head><body>{_header(report)}{_summary(report)}"
         f"<h2>Hub timeline</h2><p class=muted>Every hub block over the threshold, by "
         f"package; hover for the call site, click for the stack and the fix.</p>{LEGEND}"

@@ -14,79 +14,19 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from .._redact import redact_argv
-from .atomic import write_atomic
-from .findings import EVENTS_PER_FINDING, Finding
+from .._atomic import write_atomic
+from ..model import EVENTS_PER_FINDING, PART_SCHEMA, Finding, Part, ProcessInfo, site_key
 
-__all__ = ["PART_SCHEMA", "ProcessInfo", "Part", "write_part", "read_parts", "merge",
-           "wait_for", "unaudited_finding", "is_python", "combine", "with_pid"]
-
-PART_SCHEMA = "patchkit.audit-part/1"
-
-
-@dataclass(slots=True)
-class ProcessInfo:
-    """One audited process, as the report's ``processes`` list shows it."""
-
-    pid: int
-    ppid: int
-    role: str
-    argv: list[str]
-    started_at: float
-    duration_s: float
-    exit_code: int | None = None
-    ended: bool = False
-    patched: list[str] = field(default_factory=list)
-    findings: int = 0
-    started_s: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, keys in contract order (``started_at`` is internal: wall time)."""
-        return {"pid": self.pid, "ppid": self.ppid, "role": self.role, "argv": list(self.argv),
-                "exit_code": self.exit_code, "ended": self.ended,
-                "duration_s": round(self.duration_s, 6), "started_s": round(self.started_s, 6),
-                "patched": list(self.patched), "findings": self.findings}
-
-    def __post_init__(self) -> None:
-        self.argv = redact_argv(self.argv)  # reports are shared: no secrets in them
-
-
-@dataclass(slots=True)
-class Part:
-    """What one process saw: itself, the Python children it started, its findings."""
-
-    info: ProcessInfo
-    findings: list[Finding]
-    spawned: list[list[str]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.spawned = [redact_argv(argv) for argv in self.spawned]
-
-    def to_dict(self) -> dict[str, Any]:
-        data = self.info.to_dict()
-        data["started_at"] = self.info.started_at
-        return {"schema": PART_SCHEMA, "process": data, "spawned": self.spawned,
-                "findings": [f.to_dict() for f in self.findings]}
-
+__all__ = ["write_part", "read_parts", "merge",
+           "wait_for", "unaudited_finding", "is_python", "combine", "add_into", "with_pid"]
 
 def write_part(folder: str, part: Part) -> None:
     """Write *part* as ``<folder>/<pid>.json``, whole or not at all."""
     write_atomic(os.path.join(folder, f"{part.info.pid}.json"),
                  json.dumps(part.to_dict()))
-
-
-def _part_from_dict(data: dict[str, Any]) -> Part:
-    from .saved import finding_from_dict
-
-    proc = data["process"]
-    info = ProcessInfo(proc["pid"], proc["ppid"], proc["role"], list(proc["argv"]),
-                       proc["started_at"], proc["duration_s"], proc["exit_code"],
-                       proc["ended"], list(proc["patched"]), proc["findings"])
-    return Part(info, [finding_from_dict(f) for f in data["findings"]],
-                [list(a) for a in data.get("spawned", [])])
 
 
 def read_parts(folder: str, skip: int | None = None) -> list[Part]:
@@ -100,7 +40,7 @@ def read_parts(folder: str, skip: int | None = None) -> list[Part]:
             with open(os.path.join(folder, name), encoding="utf-8") as handle:
                 data = json.load(handle)
             if data.get("schema") == PART_SCHEMA:
-                parts.append(_part_from_dict(data))
+                parts.append(Part.from_dict(data))
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return parts
@@ -175,18 +115,16 @@ def unaudited_finding(missing: list[list[str]], following: bool) -> Finding:
                    f"{len(missing)} child process(es) were not audited: {shown}{more}", fix)
 
 
-def _key(finding: Finding) -> tuple[Any, ...]:
-    return (finding.kind, finding.file, finding.line, finding.function, finding.callee,
-            finding.module, finding.name, finding.original)
-
-
 def with_pid(finding: Finding, pid: int) -> Finding:
     """*finding* as seen in process *pid* (its events stamped with it)."""
     events = [replace(e, pid=pid) for e in finding.events]
     return replace(finding, pids=sorted(set(finding.pids) | {pid}), events=events)
 
 
-def _combine(into: Finding, other: Finding) -> None:
+def add_into(into: Finding, other: Finding) -> None:
+    """Sum *other*, a finding of the same call site (:func:`~patchkit.model.site_key`),
+    into *into*: counts and times, pids, and events (at most ``EVENTS_PER_FINDING``, the
+    longest kept, the rest counted in ``events_omitted``)."""
     into.count += other.count
     into.total_s += other.total_s
     into.max_s = max(into.max_s, other.max_s)
@@ -209,9 +147,9 @@ def combine(groups: list[tuple[list[Finding], float]]) -> list[Finding]:
             events = [replace(e, start_s=e.start_s + offset) for e in finding.events]
             finding = replace(finding, events=events, stack=list(finding.stack),
                               pids=list(finding.pids))
-            key = _key(finding)
+            key = site_key(finding)
             if key in merged:
-                _combine(merged[key], finding)
+                add_into(merged[key], finding)
             else:
                 merged[key] = finding
     return sorted(merged.values(), key=lambda f: (-f.total_s, -f.count))

@@ -14,72 +14,22 @@ forging a report line. Values are printed as rich ``Text``, never parsed as mark
 
 from __future__ import annotations
 
-import os
-import platform
-import re
 import sys
 import textwrap
-from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 from rich.console import Console
 from rich.rule import Rule
 from rich.text import Text
 
 from patchkit._cli import report_width
-from patchkit._redact import redact_argv, redact_command
 
-from .atomic import write_json_report
-from .findings import Finding
-from .processes import ProcessInfo
+from .._atomic import write_json_report
+from ..model import Finding, ProcessInfo, Report
+from .display import short_path, visible
 
-__all__ = ["SCHEMA", "SCHEMAS", "Report", "write_json", "render_terminal", "make_console",
+__all__ = ["write_json", "render_terminal", "make_console",
            "visible"]
-
-SCHEMA = "patchkit.audit/2"
-SCHEMAS = ("patchkit.audit/1", SCHEMA)  # what --render reads; /1 has no processes
-
-
-def _gevent_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("gevent")
-    except PackageNotFoundError:
-        return None
-
-
-@dataclass
-class Report:
-    """Everything an audit produced; ``to_dict`` is the JSON contract."""
-
-    target: str
-    argv: list[str]
-    exit_code: int
-    duration_s: float
-    patched: list[str]
-    findings: list[Finding] = field(default_factory=list)
-    stopped_by: str | None = None
-    python: str | None = field(default_factory=platform.python_version)
-    gevent: str | None = field(default_factory=_gevent_version)
-    processes: list[ProcessInfo] = field(default_factory=list)
-    started_at: float | None = None
-
-    def __post_init__(self) -> None:
-        # Reports are shared (CI artifacts): secret-looking argument values are redacted.
-        self.target = redact_command(self.target)
-        self.argv = redact_argv(self.argv)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data, keys in contract order."""
-        return {"schema": SCHEMA, "target": self.target, "argv": list(self.argv),
-                "exit_code": self.exit_code, "duration_s": round(self.duration_s, 6),
-                "patched": list(self.patched),
-                "findings": [f.to_dict() for f in self.findings],
-                "stopped_by": self.stopped_by, "python": self.python, "gevent": self.gevent,
-                "started_at": self.started_at,
-                "processes": [p.to_dict() for p in self.processes]}
-
 
 def write_json(report: Report, path: str, stdout: IO[str] | None = None) -> None:
     """Write *report* to *path* atomically, or to stdout when *path* is ``-``."""
@@ -99,33 +49,6 @@ def make_console(file: IO[str] | None = None, width: int | None = None) -> Conso
 # C0 (tab and newline too), DEL, C1 -- ESC starts a sequence, and 0x9b is CSI on its
 # own in some terminals -- the Unicode line separators and the bidirectional overrides,
 # which reorder what a line appears to say.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def visible(value: object) -> str:
-    """*value* as text a terminal shows as it is: every control character (C0, DEL, C1,
-    line separators, bidirectional overrides) written as its ``\\xNN``/``\\uNNNN`` escape."""
-    return _CONTROL.sub(_escape, str(value))
-
-
-def _short_path(path: str | None) -> str:
-    if not path:
-        return "?"
-    for marker in ("site-packages" + os.sep, "dist-packages" + os.sep):
-        if marker in path:
-            return path.split(marker, 1)[1]
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return rel if not rel.startswith(".." + os.sep) else path
-
-
 def _seconds(value: float) -> str:
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.3f} s"
 
@@ -147,8 +70,8 @@ def _wrapped(label: str, label_style: str, text: str, width: int) -> list[Text]:
 
 
 def _finding_lines(finding: Finding, width: int, multi: bool = False) -> list[Text]:
-    where = f"{_short_path(finding.file)}:{finding.line}" if finding.line else \
-        _short_path(finding.file)
+    where = f"{short_path(finding.file)}:{finding.line}" if finding.line else \
+        short_path(finding.file)
     head = Text("  ")
     if finding.file is None:
         where = ""
@@ -202,7 +125,7 @@ def render_terminal(report: Report, console: Console) -> None:
         stopped = f" (stopped by {report.stopped_by})" if report.stopped_by else ""
         status = f"exited {report.exit_code}{stopped} after {report.duration_s:.2f} s"
     console.print(Text.assemble(("patchkit audit", "bold"),
-                                visible(f": {_short_path(report.target)} {status}")))
+                                visible(f": {short_path(report.target)} {status}")))
     console.print(f"{len(report.findings)} finding(s), {_seconds(blocking)} of hub blocking "
                   "above the threshold")
     if len(report.processes) > 1:

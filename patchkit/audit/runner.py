@@ -23,22 +23,21 @@ from patchkit._early import EarlyStops
 from patchkit._follow_hook import FOLDER_PREFIX
 from patchkit._run import Target, die_like_python, exit_code, run_target
 
+from .._threads import original_thread_api
 from .config import STRICT_EXIT_CODE, STUCK_EXIT_CODE, AuditConfig
-from .detectors.sampler import original_thread_api
 from .follow import FOLLOW_ENV, FollowSettings, ProcessAudit
 from .guard import auditor_work
 from .session import Session
 from .stopping import Stopper
 
 if TYPE_CHECKING:
-    from .report import Report
+    from ..model import Report
 
 # findings, advice and report (with rich) are imported only once the target ended:
 # the audited process starts faster and its heap, which every full GC walks, stays small.
 
-__all__ = ["Auditor", "Stopper", "run"]
+__all__ = ["Stopper", "run"]
 
-Auditor = Session  # the name the pytest plugin imports
 
 
 def _target_file(target: Target) -> str | None:
@@ -112,8 +111,8 @@ class _Main:
         except Exception:
             traceback.print_exc(file=self.stderr)
             own = None
+        from ..model import build_report
         from .processes import merge, wait_for
-        from .report import Report
 
         try:
             if own is None:
@@ -127,11 +126,12 @@ class _Main:
                   "the report lists none", file=self.stderr)
             processes, findings = [], []
         patched = sorted({m for p in processes for m in p.patched}
-                         | set(session.watch.patched_modules()))
-        return Report(self.config.target.display,
-                      [self.config.target.value, *self.config.target.args], code,
-                      time.perf_counter() - session.started, patched, findings,
-                      self.stopper.reason, processes=processes, started_at=session.started_at)
+                         | set(session.patched_modules()))
+        target = self.config.target
+        return build_report(target=target.display, argv=[target.value, *target.args],
+                            exit_code=code, duration_s=time.perf_counter() - session.started,
+                            patched=patched, findings=findings, stopped_by=self.stopper.reason,
+                            processes=processes, started_at=session.started_at)
 
     def watchdog(self) -> None:
         """Start a native thread that ends the process if it outlives the grace period
@@ -223,8 +223,8 @@ def run(config: AuditConfig, early: EarlyStops | None = None) -> int:
         stopper.on_request = main.watchdog
         if stopper.noted is not None:
             main.watchdog()
-        session.extra_idents = lambda: {i for i in (stopper.ident, stopper.reader) if i}
-        session.fork_listeners.append(lambda _: stopper.disarm(in_child=True))
+        session.add_own_threads(lambda: (stopper.ident, stopper.reader))
+        session.on_fork(lambda _: stopper.disarm(in_child=True))
         _follow(config, folder)
         _arm_dump(main)
         audit.start()
@@ -307,8 +307,9 @@ def _arm_dump(main: _Main) -> None:
 def _dump(main: _Main) -> None:
     from gevent.util import format_run_info
 
+    from ..model import build_report
     from .processes import merge, read_parts
-    from .report import Report, make_console, render_terminal
+    from .report import make_console, render_terminal
 
     audit, session = main.audit, main.audit.session
     try:
@@ -316,10 +317,11 @@ def _dump(main: _Main) -> None:
             audit.flush(force=True)
             parts = [audit.part(), *read_parts(audit.folder or "", skip=os.getpid())]
             processes, findings = merge(parts, session.started_at, main.config.follow)
-            report = Report(main.config.target.display, [main.config.target.value],
-                            -1, time.perf_counter() - session.started,
-                            session.watch.patched_modules(), findings, "still running",
-                            processes=processes, started_at=session.started_at)
+            report = build_report(
+                target=main.config.target.display, argv=[main.config.target.value],
+                exit_code=-1, duration_s=time.perf_counter() - session.started,
+                patched=session.patched_modules(), findings=findings,
+                stopped_by="still running", processes=processes, started_at=session.started_at)
             if main.config.json_path not in (None, "-"):
                 from .report import write_json
 

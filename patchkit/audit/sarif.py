@@ -15,9 +15,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from .atomic import write_atomic
-from .findings import Finding, StackFrame
-from .report import Report
+from .._atomic import write_atomic
+from ..model import Finding, Report, StackFrame
 
 __all__ = ["RULES", "to_sarif", "write_sarif"]
 

@@ -13,17 +13,11 @@ import sys
 from typing import Any, Callable, get_args
 
 from .config import RenderConfig
-from .detectors import Kind
-from .findings import Finding, HubBlock, StackFrame
-from .processes import ProcessInfo
-from .report import SCHEMA, SCHEMAS, Report, visible
+from ..model import SCHEMA, SCHEMAS, Kind, Report, build_report
+from .display import visible
 
-__all__ = ["ReportFormatError", "load_report", "report_from_dict", "finding_from_dict",
+__all__ = ["ReportFormatError", "load_report", "report_from_dict",
            "emit_files", "render_saved", "merge_reports"]
-
-_FINDING_FIELDS = ("kind", "file", "line", "function", "package", "callee", "count",
-                   "total_s", "max_s", "module", "name", "original", "message", "fix")
-
 
 class ReportFormatError(ValueError):
     """The file is not a ``patchkit.audit`` report; the message says why."""
@@ -193,25 +187,6 @@ def _validate(data: Any) -> None:
 
 # -- the model, from checked data ---------------------------------------------------------
 
-def finding_from_dict(data: dict[str, Any]) -> Finding:
-    """A Finding from its ``to_dict`` form (``pids`` and event pids may be missing: /1)."""
-    fields = {name: data[name] for name in _FINDING_FIELDS}
-    fields["total_s"], fields["max_s"] = float(data["total_s"]), float(data["max_s"])
-    stack = [StackFrame(f["file"], f["line"], f["function"]) for f in data["stack"]]
-    events = [HubBlock(float(e["start_s"]), float(e["duration_s"]), e.get("pid"))
-              for e in data.get("events", [])]
-    return Finding(**fields, stack=stack, events=events,
-                   events_omitted=data.get("events_omitted", 0),
-                   pids=list(data.get("pids", [])))
-
-
-def _process(data: dict[str, Any]) -> ProcessInfo:
-    return ProcessInfo(data["pid"], data["ppid"], data["role"], list(data["argv"]), 0.0,
-                       float(data["duration_s"]), data.get("exit_code"),
-                       data.get("ended", True), list(data.get("patched", [])),
-                       data.get("findings", 0), float(data.get("started_s", 0.0)))
-
-
 def report_from_dict(data: Any) -> Report:
     """Rebuild a Report from its ``to_dict`` form (fields added later may be missing).
 
@@ -220,13 +195,7 @@ def report_from_dict(data: Any) -> Report:
             (the message names it by its JSON path).
     """
     _validate(data)
-    started_at = data.get("started_at")
-    return Report(data["target"], list(data["argv"]), data["exit_code"],
-                  float(data["duration_s"]), list(data["patched"]),
-                  [finding_from_dict(f) for f in data["findings"]], data.get("stopped_by"),
-                  python=data.get("python"), gevent=data.get("gevent"),
-                  processes=[_process(p) for p in data.get("processes", [])],
-                  started_at=float(started_at) if started_at is not None else None)
+    return Report.from_dict(data)
 
 
 def load_report(path: str) -> Report:
@@ -270,10 +239,11 @@ def merge_reports(reports: list[Report]) -> Report:
                  for r in reports for p in r.processes]
     first = min(reports, key=lambda r: r.started_at if r.started_at is not None else origin)
     end = max((r.started_at or origin) - origin + r.duration_s for r in reports)
-    return Report(first.target, list(first.argv), first.exit_code, end,
-                  sorted({m for r in reports for m in r.patched}), combine(groups),
-                  first.stopped_by, python=first.python, gevent=first.gevent,
-                  processes=processes, started_at=origin)
+    return build_report(target=first.target, argv=first.argv, exit_code=first.exit_code,
+                        duration_s=end, patched=sorted({m for r in reports for m in r.patched}),
+                        findings=combine(groups), stopped_by=first.stopped_by,
+                        versions=(first.python, first.gevent), processes=processes,
+                        started_at=origin)
 
 
 def emit_files(report: Report, html_path: str | None, sarif_path: str | None,

@@ -15,15 +15,17 @@ import sys
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
-from .detectors import Observation
+from .._threads import original_thread_api
+from .detectors import Detector, Observation
 from .detectors.events import AuditEvents
 from .detectors.gcpauses import GcPauses
 from .detectors.imports import Attribution, KnownImports
 from .detectors.loopclock import LAG_THRESHOLD, LoopClock, lag_finding
 from .detectors.misbehavior import Misbehavior
-from .detectors.sampler import Sampler, original_thread_api
+from .detectors.sampler import Sampler
 from .detectors.stale import StaleScan
 from .detectors.switches import SwitchClock
 from .detectors.turns import TURN_PERIOD, TurnClock
@@ -31,9 +33,10 @@ from .guard import auditor_work
 from .patching import PatchWatch
 
 if TYPE_CHECKING:
-    from .findings import Finding
+    from ..model import Finding
+    from .frames import Callee, Stack
 
-__all__ = ["Settings", "Session", "live_sessions"]
+__all__ = ["Settings", "DetectionSettings", "Mark", "Slice", "Session", "live_sessions"]
 
 
 class Settings(Protocol):
@@ -50,6 +53,54 @@ class Settings(Protocol):
 
     @property
     def exact(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    """:class:`Settings` for a front door that has no configuration of its own to pass
+    (the in-process API, the pytest plugin)."""
+
+    threshold: float
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    exact: bool = False
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a window of observations starts (:meth:`Session.mark`)."""
+
+    blocks: int
+    events: int
+    misbehavior: int
+    cpu: float  # the hub thread's CPU time
+    run_delay: float  # seconds the hub thread was runnable but not running
+
+
+@dataclass(frozen=True)
+class Slice:
+    """What was recorded since a :class:`Mark`, raw (:meth:`Session.snapshot`).
+
+    Attributes:
+        blocks: Timed blocks that held the hub (not mostly garbage collection).
+        events, misbehavior: Those detectors' observations since the mark.
+        samples, delays: The sampler's stacks and run-delay readings, by block start.
+        original_ids: ids of the originals patching replaced.
+        gc: The garbage-collection pauses (``within(start, end)``).
+        cpu_used, run_delay: The hub thread's CPU time and run delay since the mark.
+        threshold: The session's threshold.
+    """
+
+    blocks: list[Any]
+    events: list[Observation]
+    misbehavior: list[Observation]
+    samples: dict[float, list[Any]]
+    delays: dict[float, float]
+    original_ids: Any
+    gc: Any
+    cpu_used: float
+    run_delay: float
+    threshold: float
 
 
 _SESSIONS: weakref.WeakSet[Session] = weakref.WeakSet()
@@ -81,8 +132,8 @@ class Session:
         self.pid = os.getpid()
         self.role = "main"
         self.running = False
-        self.extra_idents: Callable[[], set[int]] = set
-        self.fork_listeners: list[Callable[[Session], None]] = []
+        self._own_threads: list[Callable[[], Iterable[int | None]]] = []
+        self._fork_listeners: list[Callable[[Session], None]] = []
         self.started = time.perf_counter()
         self.started_at = time.time()
         self._build()
@@ -111,9 +162,29 @@ class Session:
         self.known = KnownImports()
         self.loop = LoopClock(max(threshold, LAG_THRESHOLD))
 
+    def _detectors(self) -> tuple[Detector, ...]:
+        """The detectors, in the order they start and stop: after the patch watch starts
+        and before it stops (it tells the others what patching replaced)."""
+        return (self.clock, self.sampler, self.events, self.misbehavior, self.gc, self.known,
+                self.loop)
+
     def _own_idents(self) -> set[int]:
-        own = {self.hub_ident, self.sampler.ident, *self.extra_idents()}
+        own = {self.hub_ident, self.sampler.ident,
+               *(ident for idents in self._own_threads for ident in idents())}
         return {ident for ident in own if ident is not None}
+
+    def patched_modules(self) -> list[str]:
+        """Every module patching touched since the session started watching, sorted."""
+        return self.watch.patched_modules()
+
+    def add_own_threads(self, idents: Callable[[], Iterable[int | None]]) -> None:
+        """Count the threads *idents* names (asked each time; None skipped) as the
+        auditor's own, like the sampler's: what they do is not the program's."""
+        self._own_threads.append(idents)
+
+    def on_fork(self, listener: Callable[[Session], None]) -> None:
+        """Call ``listener(session)`` in a forked child, once the session restarted there."""
+        self._fork_listeners.append(listener)
 
     def start(self) -> None:
         """Start every detector; call on the thread that will run the target."""
@@ -126,13 +197,82 @@ class Session:
             os.register_at_fork(after_in_child=_after_fork_in_child)
             _FORK_HOOKED = True
         self.watch.start()
-        self.clock.start()
-        self.sampler.start()
-        self.events.start()
-        self.misbehavior.start()
-        self.gc.start()
-        self.known.start()
-        self.loop.start()
+        for detector in self._detectors():
+            detector.start()
+
+    def mark(self, reading: bool = True) -> Mark:
+        """Start a window: what is recorded from now on is :meth:`snapshot` (*mark*)'s.
+        The samples kept so far are dropped (their blocks ended) and sampling resumes.
+
+        Args:
+            reading: Read the hub thread's run delay first, so the window's first block
+                has a reading at its start.
+        """
+        if reading:
+            self.sampler.tick()
+        self.sampler.samples.clear()
+        self.pause(False)
+        return Mark(len(self.clock.blocks), len(self.events.observations),
+                    len(self.misbehavior.observations), time.thread_time(), self._run_delay())
+
+    def changed(self, since: Mark) -> bool:
+        """Whether a block, an audit event or a misbehaviour was recorded since *since*."""
+        return (len(self.clock.blocks) != since.blocks
+                or len(self.events.observations) != since.events
+                or len(self.misbehavior.observations) != since.misbehavior)
+
+    def snapshot(self, since: Mark) -> Slice:
+        """What was recorded since *since*, with a run-delay reading taken now (at the end
+        of the blocks that just ended); the CPU time is read first, before any of the
+        caller's own work."""
+        self.sampler.tick()
+        cpu_used = time.thread_time() - since.cpu
+        run_delay = self._run_delay() - since.run_delay
+        from .findings import held_the_hub
+
+        sampler, threshold = self.sampler, self.config.threshold
+        blocks = [b for b in self.blocks_without_gc(since.blocks)
+                  if held_the_hub(b, threshold, sampler.delays)]
+        return Slice(blocks, self.events.observations[since.events:],
+                     self.misbehavior.observations[since.misbehavior:], sampler.samples,
+                     sampler.delays, self.watch.original_ids, self.gc,
+                     cpu_used, run_delay, threshold)
+
+    def waits(self, blocks: list[Any]) -> dict[float, float]:
+        """Seconds each block's thread waited (``Sampler.waits``), read again now that the
+        readings after each block are in: a reading the sampler took while the hub's
+        thread was queued for a CPU counts that delay only later (``RunDelay.waited``)."""
+        waits = dict(self.sampler.waits)
+        reader = self.sampler.run_delay
+        if reader is not None:
+            for block in blocks:
+                waited = reader.waited(block.start, block.end)
+                if waited is not None:
+                    waits[block.start] = waited
+        return waits
+
+    def _run_delay(self) -> float:
+        """Seconds the hub's thread has spent runnable but not running, else 0."""
+        reader = self.sampler.run_delay
+        return (reader.read() or 0.0) if reader is not None else 0.0
+
+    def pause(self, paused: bool = True) -> None:
+        """Stop looking at the hub's stack (or look again): time that is not the
+        program's (pytest's collection, between tests) yields no samples."""
+        self.sampler.paused = paused
+
+    def on_overdue(self, after: float,
+                   callback: Callable[[float, Stack, Callee | None], None]) -> Callable[[], None]:
+        """Have the sampler's thread call ``callback(start, stack, callee)`` for a hub block
+        older than *after* seconds, while it lasts (one callback at a time); returns the
+        undo."""
+        entry = (after, callback)
+        self.sampler.overdue = entry
+
+        def undo() -> None:
+            if self.sampler.overdue is entry:
+                self.sampler.overdue = None
+        return undo
 
     def _on_patch(self) -> None:
         with auditor_work():
@@ -148,13 +288,8 @@ class Session:
         """
         with auditor_work():
             self.running = False
-            self.clock.stop()
-            self.sampler.stop()
-            self.events.stop()
-            self.misbehavior.stop()
-            self.gc.stop()
-            self.known.stop()
-            self.loop.stop()
+            for detector in self._detectors():
+                detector.stop()
             if final_scan:
                 self.watch.refresh()
                 self.stale.scan()
@@ -168,18 +303,15 @@ class Session:
         """
         with auditor_work():
             self.sampler.abandon()
-            self.clock.stop()
-            self.events.stop()
-            self.misbehavior.stop()
-            self.gc.stop()
-            self.known.stop()
-            self.loop.stop()
+            for detector in self._detectors():
+                if detector is not self.sampler:
+                    detector.stop()
             self.watch.stop()
         self.pid = os.getpid()
         self.role = "fork"
         self._build()
         self.start()
-        for listener in list(self.fork_listeners):
+        for listener in list(self._fork_listeners):
             listener(self)
 
     def findings(self, target_file: str | None) -> list[Finding]:

@@ -17,7 +17,7 @@ import sys
 import types
 from typing import Any, Callable
 
-from .detectors.sampler import original_thread_api
+from .._threads import original_thread_api
 
 __all__ = ["Stopper"]
 

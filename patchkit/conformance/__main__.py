@@ -21,8 +21,8 @@ from typing import NoReturn
 from rich.console import Console
 
 from patchkit import __version__
+from patchkit._atomic import check_writable, write_atomic
 from patchkit._cli import VersionAction, quiet_broken_pipe, report_width, seconds, usage_error
-from patchkit.audit.atomic import check_writable, write_atomic
 
 from ._runner import RunOptions, run_all
 from .known import divergences, load_known

@@ -16,22 +16,23 @@ or from code, on the thread that runs the hub::
 Events are JSON lines (``block``, ``lag``, ``summary``); see ``docs/monitor.md``.
 """
 
-from __future__ import annotations
+import os as _os
+import sys as _sys
+from dataclasses import replace as _replace
+from typing import Any as _Any
 
-import os
-import sys
-from dataclasses import replace
-from typing import Any
-
-from .settings import ENV, MonitorConfigError, MonitorSettings, parse
+from .settings import ENV as ENV
+from .settings import MonitorConfigError as MonitorConfigError
+from .settings import MonitorSettings as MonitorSettings
+from .settings import parse as parse
 
 __all__ = ["ENV", "MonitorConfigError", "MonitorSettings", "parse", "start", "current",
            "from_environment"]
 
-_state: dict[str, Any] = {"monitor": None, "pid": None, "hooked": False}
+_state: dict[str, _Any] = {"monitor": None, "pid": None, "hooked": False}
 
 
-def current() -> Any:
+def current() -> _Any:
     """The monitor running in this process, or None."""
     monitor = _state["monitor"]
     return monitor if monitor is not None and monitor.running else None
@@ -39,18 +40,18 @@ def current() -> Any:
 
 def _at_exit() -> None:
     monitor = current()
-    if monitor is not None and _state["pid"] == os.getpid():
+    if monitor is not None and _state["pid"] == _os.getpid():
         monitor.close()
 
 
 def _after_fork_in_child() -> None:
     monitor = current()
     if monitor is not None:
-        _state["pid"] = os.getpid()
+        _state["pid"] = _os.getpid()
         monitor.after_fork_in_child()
 
 
-def start(settings: MonitorSettings | None = None, **changes: Any) -> Any:
+def start(settings: MonitorSettings | None = None, **changes: _Any) -> _Any:
     """Start monitoring this process's hub (the calling thread's); returns the Monitor,
     whose ``stop()`` ends it. Already running: returns the running one.
 
@@ -65,36 +66,36 @@ def start(settings: MonitorSettings | None = None, **changes: Any) -> Any:
     if running is not None:
         return running
     try:
-        settings = replace(settings or MonitorSettings(), **changes)
+        settings = _replace(settings or MonitorSettings(), **changes)
     except TypeError as exc:
         raise MonitorConfigError(f"patchkit.monitor.start(): {exc}") from None
     from .core import Monitor
 
     monitor = Monitor(settings)
     monitor.start()
-    _state.update(monitor=monitor, pid=os.getpid())
+    _state.update(monitor=monitor, pid=_os.getpid())
     if not _state["hooked"]:
         import atexit
 
-        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _os.register_at_fork(after_in_child=_after_fork_in_child)
         atexit.register(_at_exit)
         _state["hooked"] = True
     return monitor
 
 
-def from_environment() -> Any:
+def from_environment() -> _Any:
     """Start the monitor if ``PATCHKIT_MONITOR`` asks for it; returns it, or None.
 
     A bad value is one line on the process's standard error and the monitor stays off:
     a service must not fail to start over its monitor's settings.
     """
-    text = os.environ.get(ENV, "").strip()
+    text = _os.environ.get(ENV, "").strip()
     if not text or text.lower() in ("0", "off", "false", "no"):
         return None
     try:
         return start(parse(text))
     except MonitorConfigError as exc:
-        if _state.get("refused") != (os.getpid(), text):  # said once per process
-            _state["refused"] = (os.getpid(), text)
-            print(f"patchkit.monitor: {exc}; the monitor is off", file=sys.__stderr__)
+        if _state.get("refused") != (_os.getpid(), text):  # said once per process
+            _state["refused"] = (_os.getpid(), text)
+            print(f"patchkit.monitor: {exc}; the monitor is off", file=_sys.__stderr__)
         return None

@@ -11,7 +11,7 @@ from ..audit.detectors.turns import segments
 from .events import now_iso
 
 if TYPE_CHECKING:
-    from .core import Monitor
+    from ..audit.detectors.imports import Attribution
 
 __all__ = ["Sample", "segments", "block_event", "lag_event"]
 
@@ -23,10 +23,11 @@ def _frame(frame: Any) -> dict[str, Any]:
     return {"file": frame.file, "line": frame.line, "function": frame.function}
 
 
-def block_event(monitor: Monitor, start: float, end: float, sample: Sample | None,
+def block_event(attribution: Attribution, start: float, end: float, sample: Sample | None,
                 group: list[Sample] | None = None) -> dict[str, Any]:
     """A ``block`` event: the real duration, the call site, its stack and package.
 
+    *attribution* names the package of the call site (the monitor's post-import one).
     *group* is every sample of the segment: the callee is the one seen in most of them
     (a CPU loop is caught inside ``time.perf_counter()`` now and then).
     """
@@ -40,7 +41,7 @@ def block_event(monitor: Monitor, start: float, end: float, sample: Sample | Non
                      callee=None, detail="no Python frame ran while it lasted (a C function run as a "
                      "greenlet, or a call that held the GIL)")
         return event
-    site = find_site(sample.stack, monitor._attribution)
+    site = find_site(sample.stack, attribution)
     frame = site.frame or sample.stack[-1]
     callee = dominant_callee([s.callee for s in group]) if group else sample.callee
     event.update(_frame(frame), stack=[_frame(f) for f in reversed(sample.stack)],

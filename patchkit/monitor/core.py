@@ -239,7 +239,7 @@ class Monitor:
             self._emit(lag_event(start, end, len(parts)), None, end - start)
         for seg_start, seg_end, sample, group in parts:
             if seg_end - seg_start > self.settings.threshold or len(parts) == 1:
-                event = block_event(self, seg_start, seg_end, sample, group)
+                event = block_event(self._attribution, seg_start, seg_end, sample, group)
                 self._emit(event, (event.get("file"), event.get("line")),
                            event["duration_s"])
 

@@ -56,7 +56,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 def _check_json_path(path: str) -> None:
     if path == "-":
         return
-    from ..audit.atomic import check_writable
+    from .._atomic import check_writable
 
     problem = check_writable("--json", path)
     if problem is not None:

@@ -17,8 +17,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from .._atomic import write_json_report
 from .._cli import report_width
-from ..audit.atomic import write_json_report
 from .model import ScanReport, StaticFinding
 
 __all__ = ["render", "write_json", "make_console", "summary_line"]

@@ -176,7 +176,7 @@ def _json_example() -> dict[str, Any]:
 
 
 def test_json_example_is_what_the_audit_writes_and_reads() -> None:
-    from patchkit.audit.report import SCHEMA
+    from patchkit.model import SCHEMA
     from patchkit.audit.saved import report_from_dict
 
     example = _json_example()
@@ -191,7 +191,7 @@ def test_json_example_has_the_fields_of_a_real_report(demo: dict[str, Any]) -> N
 
 def test_json_field_list_names_every_field(demo: dict[str, Any]) -> None:
     """The ``text`` block under ``## JSON report`` lists the fields of a real report."""
-    from patchkit.audit.report import SCHEMA
+    from patchkit.model import SCHEMA
 
     section = _section(AUDIT_MD, f"## JSON report, `{SCHEMA}`")
     listed = re.findall(r'"(\w+)":', _blocks(section, "text")[0])

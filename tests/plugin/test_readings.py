@@ -55,7 +55,7 @@ def test_too_few_readings_say_nothing() -> None:
 def test_gevent_and_stdlib_files_are_not_called_app() -> None:
     import gevent.hub
 
-    from patchkit.pytest_report import package_label
+    from patchkit.pytest_plugin.failures import package_label
 
     assert package_label(None, gevent.hub.__file__) == "gevent"
     assert package_label(None, threading.__file__) == "stdlib"

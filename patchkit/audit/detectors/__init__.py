@@ -9,14 +9,24 @@ observations; ``stop()`` is safe to call twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Protocol
 
 from ..frames import Callee, FrameInfo, Stack
 
-__all__ = ["Kind", "Observation"]
+if TYPE_CHECKING:  # (the monitor imports the detectors, and needs nothing of the model)
+    from ...model import Kind
 
-Kind = Literal["blocking", "start-up", "stale-reference", "late-patch", "misbehavior",
-               "unpatched", "unaudited-process", "loop-lag"]
+__all__ = ["Detector", "Observation"]
+
+
+class Detector(Protocol):
+    """What a session asks of each detector it runs."""
+
+    def start(self) -> None:
+        """Start observing; call on the hub's thread."""
+
+    def stop(self) -> None:
+        """Stop observing (safe to call twice); what was observed stays readable."""
 
 
 @dataclass(slots=True)

@@ -64,7 +64,7 @@ class LoopClock:
 
     def start(self) -> None:
         """Install the timer on this thread's hub now, or when the hub is created."""
-        from .sampler import original_thread_api
+        from ..._threads import original_thread_api
         from .schedstat import RunDelay
         from .turns import on_hub
 
@@ -122,7 +122,7 @@ class LoopClock:
 def lag_finding(clock: LoopClock, origin: float, largest_block: float) -> Any:
     """The "loop-lag" Finding for *clock*'s episodes, or None when the loop was never later
     than the largest single block (*largest_block* seconds) already reported."""
-    from ..findings import EVENTS_PER_FINDING, Finding, HubBlock
+    from ...model import EVENTS_PER_FINDING, Finding, HubBlock
 
     episodes = clock.episodes
     if not episodes:

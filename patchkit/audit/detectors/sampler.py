@@ -24,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..._threads import original_thread_api
 from ..frames import (Callee, Stack, bottom_of, capture_stack, current_frames, owner_of,
                       resolve_callee)
 from ..guard import program_frame
@@ -31,7 +32,7 @@ from .schedstat import RunDelay
 from .switches import RawBlock
 
 __all__ = ["HUB_LOOP", "NO_FRAME", "UNSEEN", "HubCallback", "Sample", "Sampler", "dominant_callee",
-           "original_thread_api", "whose"]
+           "whose"]
 
 _MAX_SAMPLES_PER_STRETCH = 64  # (per owner's run, timing by turn)
 _MAX_SAMPLES_PER_TURN = 2_048
@@ -97,15 +98,6 @@ def dominant_callee(callees: list[Callee | None]) -> Callee | None:
     if name is None or seen * 2 <= len(callees):
         return None
     return next(c for c in callees if c is not None and c.name == name)
-
-
-def original_thread_api() -> tuple[Callable[..., Any], Callable[[], Any], Callable[[], int]]:
-    """The unpatched ``start_new_thread``, ``allocate_lock`` and ``get_ident``."""
-    from gevent.monkey import get_original
-
-    start, allocate, ident = get_original(
-        "_thread", ["start_new_thread", "allocate_lock", "get_ident"])
-    return start, allocate, ident
 
 
 class Sampler:

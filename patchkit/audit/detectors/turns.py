@@ -178,7 +178,7 @@ class TurnClock:
 
     def start(self) -> None:
         """Install the watchers on this thread's hub, now or when it is created."""
-        from .sampler import original_thread_api
+        from ..._threads import original_thread_api
 
         self.active = True
         self._undo = on_hub(self._install, original_thread_api()[2])

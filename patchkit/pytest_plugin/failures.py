@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from .audit.findings import Finding, StackFrame
+from ..ledger import assign
+from ..model import Finding, StackFrame
 
-__all__ = ["describe", "allowed", "reverted_patches", "package_label"]
+__all__ = ["describe", "allowed", "reverted_patches", "package_label", "SwapWatch"]
 
 
 def describe(finding: Finding, test_file: str | None = None) -> str:
@@ -117,26 +118,24 @@ def allowed(finding: Finding, item: pytest.Item, ini_rules: tuple[str, ...]) -> 
     return False
 
 
-def reverted_patches(plugin: Any) -> list[str]:
+def reverted_patches(watch: SwapWatch, reverted: set[tuple[str, str]]) -> list[str]:
     """Patches another plugin undid during this test (pytest-socket restores socket.socket
-    after every test); each is put back and reported once."""
-    if plugin.swaps is None:
-        plugin.swaps = SwapWatch()
-    if plugin.swaps.intact():
+    after every test); each is put back and reported once (*reverted* keeps which)."""
+    if watch.intact():
         return []  # the common case (this runs after every test)
     problems = []
-    for module, swap in plugin.swaps.in_force():
+    for module, swap in watch.in_force():
         current = getattr(module, swap.attribute, swap.replacement)
         if current is swap.replacement or current is not swap.original:
             continue
-        if swap.key not in plugin.reverted:
-            plugin.reverted.add(swap.key)
+        if swap.key not in reverted:
+            reverted.add(swap.key)
             problems.append(
                 f"{swap.module}.{swap.attribute} was restored to the unpatched original "
                 "during this test by something other than patchkit (pytest-socket does "
                 "this after every test; run with -p no:socket). patchkit put the patch "
                 "back; tests before this point may have run unpatched.")
-        setattr(module, swap.attribute, swap.replacement)
+        assign(swap, swap.replacement)
     return problems
 
 

@@ -48,10 +48,6 @@ class LiveWarning:
         self.current = current
         self.warned = 0
 
-    def install(self, sampler: Any) -> None:
-        """Have *sampler* call this for a block older than ``after`` seconds."""
-        sampler.overdue = (self.after, self)
-
     def __call__(self, start: float, stack: Any, callee: Any) -> None:
         """Sampler thread: report the block that began at *start* (perf_counter)."""
         lasted = time.perf_counter() - start
@@ -81,7 +77,7 @@ class ExitWatchdog:
 
     def start(self) -> None:
         """Start the countdown."""
-        from .audit.detectors.sampler import original_thread_api
+        from .._threads import original_thread_api
 
         start_thread, allocate_lock, _ = original_thread_api()
         self._lock = allocate_lock()
@@ -89,7 +85,7 @@ class ExitWatchdog:
         start_thread(self._run, ())
 
     def _run(self) -> None:
-        from .audit.detectors.sampler import original_thread_api
+        from .._threads import original_thread_api
 
         self.ident = original_thread_api()[2]()
         if self._lock.acquire(True, self.after):

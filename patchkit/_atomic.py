@@ -1,10 +1,11 @@
 """Report files are written whole or not at all, and checked before the target runs.
 
-Every report format (JSON, HTML, SARIF) goes through :func:`write_atomic`: a temporary
-file in the destination folder, flushed and fsynced, then ``os.replace``d over the
-destination, so a reader (a CI upload step, a browser reloading the page) never sees
-half a report and an interrupted write leaves the previous file intact. A path that is a
-device or a FIFO is written in place, never replaced; a symlink keeps pointing where it did.
+Every report file (the audit's JSON, HTML and SARIF; the static scan's and the conformance
+suite's) goes through :func:`write_atomic`: a temporary file in the destination folder,
+flushed and fsynced, then ``os.replace``d over the destination, so a reader (a CI upload
+step, a browser reloading the page) never sees half a report and an interrupted write leaves
+the previous file intact. A path that is a device or a FIFO is written in place, never
+replaced; a symlink keeps pointing where it did.
 """
 
 from __future__ import annotations

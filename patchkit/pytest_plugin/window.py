@@ -10,16 +10,17 @@ bookkeeping between tests outside every window.
 from __future__ import annotations
 
 import os
-import time
 from typing import Any, NamedTuple
 
-from .audit import advice
-from .audit.detectors.imports import Attribution
-from .audit.findings import (COMPUTED, IN_GEVENT, UNSAMPLED, WAITED, Finding, aggregate,
-                             blocks_to_observations, find_site, held_the_hub, merge_events)
-from .audit.garbage import collections_as_computation
-from .audit.frames import FrameInfo
-from .audit.guard import auditor_work
+from ..audit import advice
+from ..audit.detectors.imports import Attribution
+from ..audit.findings import (COMPUTED, IN_GEVENT, UNSAMPLED, WAITED, aggregate,
+                             blocks_to_observations, find_site, merge_events)
+from ..audit.garbage import collections_as_computation
+from ..audit.frames import FrameInfo
+from ..audit.guard import auditor_work
+from ..audit.session import Mark, Session
+from ..model import Finding
 
 __all__ = ["Verdicts", "Window", "open_window", "test_site", "describe_block", "UNKNOWN"]
 
@@ -27,20 +28,11 @@ __all__ = ["Verdicts", "Window", "open_window", "test_site", "describe_block", "
 _PER_TEST_KINDS = ("blocking", "misbehavior")
 
 
-def _cut(auditor: Any, mark: bool = False) -> None:
-    """End the current stretch with a switch.
-
-    Args:
-        mark: Read the hub thread's run delay right after, at the start of the stretch
-            that begins: a test's blocks then have a reading at their start (a reading
-            from before the switch could count a busy machine's delay inside the switch
-            as the block's).
-    """
+def _cut() -> None:
+    """End the current stretch with a switch."""
     import gevent
 
     gevent.sleep(0)
-    if mark:
-        auditor.sampler.tick()
 
 
 class Verdicts(NamedTuple):
@@ -54,15 +46,11 @@ class Verdicts(NamedTuple):
 class Window:
     """The observations recorded since :func:`open_window`."""
 
-    __slots__ = ("auditor", "blocks", "events", "misbehavior", "cpu0", "delay0", "consumed")
+    __slots__ = ("session", "mark", "consumed")
 
-    def __init__(self, auditor: Any) -> None:
-        self.auditor = auditor
-        self.blocks = len(auditor.clock.blocks)
-        self.events = len(auditor.events.observations)
-        self.misbehavior = len(auditor.misbehavior.observations)
-        self.cpu0 = time.thread_time()
-        self.delay0 = _run_delay(auditor)
+    def __init__(self, session: Session, mark: Mark) -> None:
+        self.session = session
+        self.mark = mark
         self.consumed: list[Finding] | None = None  # findings fetched by patchkit_findings
 
     def findings(self, cpu: bool = False, item: Any = None) -> list[Finding]:
@@ -82,11 +70,8 @@ class Window:
                 sampled that the test's greenlet only yielded after in pytest's or this
                 plugin's code.
         """
-        auditor = self.auditor
-        _cut(auditor)
-        if (len(auditor.clock.blocks) == self.blocks
-                and len(auditor.events.observations) == self.events
-                and len(auditor.misbehavior.observations) == self.misbehavior):
+        _cut()
+        if not self.session.changed(self.mark):
             return Verdicts([], [], [])  # the common case: nothing seen, nothing to aggregate
         with auditor_work():
             observations = self._observations(item)
@@ -99,7 +84,7 @@ class Window:
                      if cpu or not (o.cpu or o.detail.startswith(UNKNOWN))]
             context = advice.Context(patchers=frozenset(
                 spec.name for spec in _registry().ordered()))
-            found = [aggregate(part, attribution, context, origin=auditor.started)
+            found = [aggregate(part, attribution, context, origin=self.session.started)
                      for part in (waits, computing, unknown)]
         consumed = self.consumed or ()
         kept = [[f for f in part if f.kind in _PER_TEST_KINDS and f not in consumed
@@ -109,26 +94,20 @@ class Window:
     def _observations(self, item: Any) -> list[Any] | None:
         """The window's observations, sited; None when nothing held the hub (only a
         garbage collection, or the OS not running the thread)."""
-        auditor = self.auditor
-        auditor.sampler.tick()  # a reading at the end of the blocks that just ended
-        # The test's CPU time, read before this plugin's own work below (building the
-        # session's Attribution computes for ~0.1 s the first time).
-        cpu_used, run_delay = time.thread_time() - self.cpu0, _run_delay(auditor) - self.delay0
-        sampler, threshold = auditor.sampler, auditor.config.threshold
-        delays = sampler.delays
-        blocks = [b for b in auditor.blocks_without_gc(self.blocks)
-                  if held_the_hub(b, threshold, delays)]
-        events = auditor.events.observations[self.events:]
-        misbehavior = auditor.misbehavior.observations[self.misbehavior:]
-        if not (blocks or events or misbehavior):
+        # The test's CPU time is read first, before this plugin's own work below (building
+        # the session's Attribution computes for ~0.1 s the first time).
+        seen = self.session.snapshot(self.mark)
+        blocks = seen.blocks
+        if not (blocks or seen.events or seen.misbehavior):
             return None  # building an Attribution costs ~0.1 s: not for nothing
         attribution = _attribution()
-        shares = _waits(sampler, blocks)
-        timed = blocks_to_observations(blocks, sampler.samples, threshold, attribution,
-                                       auditor.watch.original_ids, delays, shares)
-        observations: list[Any] = merge_events(timed, events, attribution) + misbehavior
-        collections_as_computation(observations, blocks, auditor.gc, set(shares))
-        _without_readings(observations, cpu_used, run_delay, shares)
+        shares = self.session.waits(blocks)
+        timed = blocks_to_observations(blocks, seen.samples, seen.threshold, attribution,
+                                       seen.original_ids, seen.delays, shares)
+        observations: list[Any] = (merge_events(timed, seen.events, attribution)
+                                   + seen.misbehavior)
+        collections_as_computation(observations, blocks, seen.gc, set(shares))
+        _without_readings(observations, seen.cpu_used, seen.run_delay, shares)
         if item is not None:
             _blame_test(observations, test_site(item), attribution)
         return observations
@@ -160,26 +139,6 @@ def _blame_test(observations: list[Any], where: FrameInfo, attribution: Attribut
             obs.detail = ((f"{UNKNOWN}; " if obs.detail.startswith(UNKNOWN) else "")
                           + "no stack was sampled while it lasted (a call that holds the "
                           "GIL, or a busy machine): it happened somewhere in this test")
-
-
-def _waits(sampler: Any, blocks: list[Any]) -> dict[float, float]:
-    """Seconds each block's thread waited (``Sampler.waits``), read again now that the
-    readings after each block are in: a reading the sampler took while the hub's
-    thread was queued for a CPU counts that delay only later (``RunDelay.waited``)."""
-    waits = dict(sampler.waits)
-    reader = sampler.run_delay
-    if reader is not None:
-        for block in blocks:
-            waited = reader.waited(block.start, block.end)
-            if waited is not None:
-                waits[block.start] = waited
-    return waits
-
-
-def _run_delay(auditor: Any) -> float:
-    """Seconds the hub's (this) thread has spent runnable but not running, else 0."""
-    reader = auditor.sampler.run_delay
-    return (reader.read() or 0.0) if reader is not None else 0.0
 
 
 def _unexplained(obs: Any, shares: dict[float, float]) -> bool:
@@ -238,14 +197,14 @@ def _attribution() -> Attribution:
     return _ATTRIBUTION[0]
 
 
-def describe_block(auditor: Any, stack: Any, callee: Any, lasted: float) -> Finding:
+def describe_block(session: Session, stack: Any, callee: Any, lasted: float) -> Finding:
     """A block still going on, as a finding (for the live warning; any thread)."""
-    from .audit.detectors import Observation
+    from ..audit.detectors import Observation
 
     obs = Observation("blocking", stack, lasted, callee,
                       detail="" if callee is not None else "still blocked; no callee seen")
     context = advice.Context(patchers=frozenset(spec.name for spec in _registry().ordered()))
-    return aggregate([obs], _attribution(), context, origin=auditor.started)[0]
+    return aggregate([obs], _attribution(), context, origin=session.started)[0]
 
 
 def _registry() -> Any:
@@ -254,7 +213,7 @@ def _registry() -> Any:
     return patchkit.registry()
 
 
-def open_window(auditor: Any, cut: bool = True) -> Window:
+def open_window(session: Session, cut: bool = True) -> Window:
     """Start a window now; what blocked before this call is not in it.
 
     Args:
@@ -262,10 +221,10 @@ def open_window(auditor: Any, cut: bool = True) -> Window:
             which just did.
     """
     if cut:
-        _cut(auditor, mark=True)
-    auditor.sampler.samples.clear()
-    auditor.sampler.paused = False
-    return Window(auditor)
+        _cut()  # then a run-delay reading, at the start of the stretch that begins: a
+        # test's blocks have a reading at their start (one from before the switch could
+        # count a busy machine's delay inside the switch as the block's)
+    return Window(session, session.mark(reading=cut))
 
 
 def test_site(item: Any) -> FrameInfo:

@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["REPORT_KINDS", "SessionFindings", "report_kind"]
+from ..audit.processes import add_into
+from ..model import Finding, site_key
 
-ATTRIBUTE = "patchkit"
-REPORT_KINDS = {".json": "json", ".html": "html", ".htm": "html", ".sarif": "sarif"}
-_MERGED = ("count", "total_s")
+__all__ = ["SessionFindings"]
+
 _SHOWN_TESTS = 3
 # Failed and allowed findings of one call site merge (one allowed in a test, failed in
 # another); computation and unknown blocks at that site stay entries of their own.
@@ -29,24 +29,11 @@ _NOT_FAILED = {"CPU": " (computation: reported, not failed)",
                "UNKNOWN": " (cause unknown: reported, not failed)"}
 
 
-def report_kind(path: str) -> str | None:
-    """``json``, ``html`` or ``sarif`` from *path*'s suffix (``.sarif.json`` is SARIF)."""
-    lower = path.lower()
-    if lower.endswith(".sarif.json"):
-        return "sarif"
-    return REPORT_KINDS.get(os.path.splitext(lower)[1])
-
-
 @dataclass
 class _Site:
     outcome: str
-    finding: dict[str, Any]
+    finding: Finding
     tests: list[str] = field(default_factory=list)
-
-
-def _key(outcome: str, data: dict[str, Any]) -> tuple[Any, ...]:
-    return (_GROUP.get(outcome, 0), data["kind"], data["file"], data["line"], data["function"],
-            data["callee"], data["module"], data["name"])
 
 
 class SessionFindings:
@@ -57,19 +44,19 @@ class SessionFindings:
         self.started = time.perf_counter()
 
     def add(self, nodeid: str, entries: list[dict[str, Any]]) -> None:
-        """Add one test report's entries (its ``patchkit`` attribute)."""
+        """Add one test report's entries (its ``patchkit`` attribute: plain data, as an
+        xdist worker sends it), summed per call site by the audit's one merge."""
         for entry in entries:
-            outcome, data = entry["outcome"], entry["finding"]
-            site = self.sites.get(_key(outcome, data))
+            outcome, finding = entry["outcome"], Finding.from_dict(entry["finding"])
+            key = (_GROUP.get(outcome, 0), *site_key(finding))
+            site = self.sites.get(key)
             if site is None:
-                self.sites[_key(outcome, data)] = _Site(outcome, dict(data), [nodeid])
+                self.sites[key] = _Site(outcome, finding, [nodeid])
                 continue
-            merged = site.finding
-            for name in _MERGED:
-                merged[name] += data[name]
-            if data["max_s"] > merged["max_s"]:
-                merged["max_s"], merged["stack"] = data["max_s"], data["stack"]
-            merged["events"] = merged.get("events", []) + data.get("events", [])
+            worst = finding.stack if finding.max_s > site.finding.max_s else None
+            add_into(site.finding, finding)
+            if worst is not None:  # the summary shows the stack of the longest block
+                site.finding.stack = worst
             if outcome == "failed":
                 site.outcome = "failed"
             if nodeid not in site.tests:
@@ -78,31 +65,29 @@ class SessionFindings:
     def _ordered(self) -> list[_Site]:
         rank = {"failed": 0, "allowed": 1, "unknown": 2, "cpu": 3}
         return sorted(self.sites.values(), key=lambda s: (rank.get(s.outcome, 4),
-                                                          -len(s.tests), -s.finding["max_s"]))
+                                                          -len(s.tests), -s.finding.max_s))
 
     def summary(self) -> list[str]:
         """The terminal summary: one entry per call site, failing ones first."""
-        from .pytest_report import package_label
+        from .failures import package_label
 
         lines = []
         for site in self._ordered():
-            data = site.finding
-            where = f"{data['file']}:{data['line']} in {data['function'] or '?'}" \
-                if data["file"] else "<unknown>"
+            f = site.finding
+            where = f"{f.file}:{f.line} in {f.function or '?'}" if f.file else "<unknown>"
             label = _LABEL[site.outcome]
-            callee = f", callee: {data['callee']}" if data["callee"] else ""
+            callee = f", callee: {f.callee}" if f.callee else ""
             tests = len(site.tests)
             shown = ", ".join(site.tests[:_SHOWN_TESTS])
             more = f" (+{tests - _SHOWN_TESTS} more)" if tests > _SHOWN_TESTS else ""
-            package = package_label(data["package"], data["file"])
-            lines += [f"{label} {where}  [{data['kind']}, package: {package}"
-                      f"{callee}]",
-                      f"    {tests} test{'s' * (tests != 1)}, {data['count']}x, worst "
-                      f"{data['max_s'] * 1000:.1f} ms, total {data['total_s'] * 1000:.1f} ms"
+            package = package_label(f.package, f.file)
+            lines += [f"{label} {where}  [{f.kind}, package: {package}{callee}]",
+                      f"    {tests} test{'s' * (tests != 1)}, {f.count}x, worst "
+                      f"{f.max_s * 1000:.1f} ms, total {f.total_s * 1000:.1f} ms"
                       + _NOT_FAILED.get(label, ""),
-                      f"    {data['message']}"]
-            if data["fix"]:
-                lines.append(f"    fix: {data['fix']}")
+                      f"    {f.message}"]
+            if f.fix:
+                lines.append(f"    fix: {f.fix}")
             lines.append(f"    tests: {shown}{more}")
         return lines
 
@@ -117,15 +102,18 @@ class SessionFindings:
               root: str) -> list[str]:
         """Write the session's findings to each of *paths* (by suffix) as the audit's
         report; returns one line per file written or failed."""
-        from .audit.report import write_json
-        from .audit.saved import emit_files, report_from_dict
+        from ..audit.report import write_json
+        from ..audit.saved import emit_files
+        from ..model import Report, build_report
+        from .options import report_kind
 
-        def report(outcomes: tuple[str, ...]) -> Any:
-            return report_from_dict({
-                "schema": "patchkit.audit/1", "target": "pytest", "argv": sys.argv[1:],
-                "exit_code": exit_code, "duration_s": time.perf_counter() - self.started,
-                "patched": patched, "stopped_by": None,
-                "findings": [s.finding for s in self._ordered() if s.outcome in outcomes]})
+        def report(outcomes: tuple[str, ...]) -> Report:
+            # No python/gevent versions: the report of a session never carried them.
+            return build_report(
+                target="pytest", argv=sys.argv[1:], exit_code=exit_code,
+                duration_s=time.perf_counter() - self.started, patched=patched,
+                findings=[s.finding for s in self._ordered() if s.outcome in outcomes],
+                versions=(None, None))
 
         everything = report(("failed", "allowed", "cpu", "unknown"))
         # Code scanning shows what failed or was allowed; computation is no alert.
