@@ -49,7 +49,7 @@ def test_concurrent_calls_complete_concurrently(run_py, grpc_server: GrpcServer)
     result = _client(run_py, grpc_server, "{}", 8)
     assert result["replies"] == ["0.5"] * 8
     assert 0.45 < result["elapsed"] < 1.6, result  # serial would be 4 s
-    assert result["ticks"] >= 20, result
+    assert result["ticks"] >= 5, result  # a tick per 100 ms at least: a blocked hub gives none
     assert "g_gevent_activated" in result["swaps"], result  # recorded in the ledger...
     assert result["after_unpatch"] is False  # ...and undone
 

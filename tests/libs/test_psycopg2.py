@@ -52,7 +52,9 @@ def test_concurrent_queries_take_about_the_time_of_one(run_py, postgres: Postgre
     result = _run(run_py, postgres, "import patchkit; patchkit.patch_all()\nN = 8\n" + CONCURRENT)
     assert result["results"] == [i * 10 for i in range(8)]
     assert 0.45 < result["elapsed"] < 1.5, result  # serial would be 4 s
-    assert result["ticks"] >= 20, result  # the hub ran all along
+    # A tick per 100 ms at least (each 10 ms tick is stretched by a loaded machine's wake-ups;
+    # a blocked hub gives none).
+    assert result["ticks"] >= 5, result
 
 
 def test_patcher_off_queries_serialize(run_py, postgres: Postgres) -> None:
@@ -95,7 +97,7 @@ print(json.dumps({"error": error, "elapsed": time.perf_counter() - start, "ticks
 """)
     assert result["error"] == "timeout expired", result
     assert 1.9 < result["elapsed"] < 4, result
-    assert result["ticks"] >= 100, result  # waited cooperatively
+    assert result["ticks"] >= 20, result  # waited cooperatively: a tick per 100 ms at least
 
 
 CANCEL_CHECK = """

