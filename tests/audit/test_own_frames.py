@@ -51,9 +51,15 @@ def test_audit_hook_running_inside_a_blocking_call_is_not_reported(audit, tmp_pa
     target.write_text(TARGET)
     run = audit(*["--exact"] * exact, str(target))
     assert run.returncode == 0, run.stderr
-    block = only(run.findings("blocking"), function="nap")
-    assert block["line"] == 12 and block["callee"] == "time.sleep" and block["count"] == 3
-    assert [f["function"] for f in block["stack"]] == ["nap"]
+    block = only(run.findings("blocking"), function="nap", line=12)
+    assert block["callee"] == "time.sleep" and [f["function"] for f in block["stack"]] == ["nap"]
+    # The hook's first reading of the wide call takes ~100 ms inside the first sleep, and
+    # its time is not taken out of the block: a block no sample saw (a loaded machine kept
+    # the sampler off the CPU through it) is placed where the greenlet yielded next, the
+    # gevent.sleep below -- never at the auditor's frames.
+    elsewhere = [f for f in run.findings("blocking") if f is not block]
+    assert all(f["callee"] == "gevent.hub.sleep" for f in elsewhere), elsewhere
+    assert block["count"] + sum(f["count"] for f in elsewhere) >= 3, run.findings()
     for finding in run.findings():
         assert not (finding["callee"] or "").startswith("patchkit"), finding
         assert not (finding["file"] or "").startswith(PATCHKIT_DIR), finding
